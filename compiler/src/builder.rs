@@ -1,0 +1,1 @@
+//! TODO(owner: back-end helper): writes the gateway crate and runs cargo.

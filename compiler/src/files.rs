@@ -1,0 +1,1 @@
+//! TODO(owner: back-end helper): reads a spec folder from disk.

@@ -1,0 +1,167 @@
+//! The lowered plan: resolved, deployment-ready tables with dense ids and no spans.
+//!
+//! `lower` produces it from a validated spec and cannot fail; `emit` and the
+//! route table dump read it and cannot fail either. Every collection is a
+//! `Vec` in a deterministic order (documented per field), so the generated
+//! code is byte-for-byte reproducible.
+
+pub use crate::catalog::{Method, Protocol, RouteKind, UseCase};
+
+/// Dense index into [`Plan::services`].
+pub type ServiceId = u16;
+/// Dense index into [`Plan::model_apis`].
+pub type ModelApiId = u16;
+/// Dense index into [`Plan::routes`].
+pub type RouteId = u16;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// `Gateway.name`, or the spec folder's name when there is no Gateway.
+    pub environment: String,
+    /// How the spec folder is named in headers and snapshots: the path the
+    /// user passed, made relative and `/`-separated (never absolute).
+    pub source: String,
+    pub gateway: GatewaySettings,
+    /// Sorted by name; `ServiceId` is the index.
+    pub services: Vec<Service>,
+    /// Sorted by name; `ModelApiId` is the index.
+    pub model_apis: Vec<ModelApi>,
+    /// Grouped by Model API (in `model_apis` order), then catalog order.
+    pub routes: Vec<Route>,
+    /// The host matcher, in match precedence order: every `Exact` host sorted
+    /// by name, then `Suffix` hosts longest suffix first (ties by name), then
+    /// at most one `Any`.
+    pub hosts: Vec<HostEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewaySettings {
+    pub listen: String,
+    pub max_request_bytes: u64,
+    pub header_read_timeout_ms: u64,
+    pub drain_grace_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    /// The spec file that defines it, relative to the spec folder.
+    pub file: String,
+    pub provider: Provider,
+    /// No trailing `/`; empty for the mock.
+    pub base_url: String,
+    pub api_key_env: Option<String>,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub mock: Option<MockSettings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    OpenAi,
+    Mock,
+}
+
+impl Provider {
+    pub fn spec_name(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "openai",
+            Provider::Mock => "mock",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MockSettings {
+    pub latency_ms: u64,
+    pub stream_chunks: u32,
+    pub chunk_delay_ms: u64,
+    pub completion_tokens: u32,
+    pub fault: Option<MockFault>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MockFault {
+    Status(u16),
+    StallBeforeHead { ms: u64 },
+    StallBeforeFirstChunk { ms: u64 },
+    StallAfterChunks { chunks: u32, ms: u64 },
+    CutAfterChunks { chunks: u32 },
+    MalformedAfterChunks { chunks: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelApi {
+    pub name: String,
+    pub file: String,
+    pub use_case: UseCase,
+    pub protocol: Protocol,
+    pub resource_group: String,
+    /// Normalized: `""` for `/`, otherwise `/a/b` with no trailing `/`.
+    pub base_path: String,
+    pub strip_base_path: bool,
+    /// Sorted, de-duplicated domains as written (`api.x.com`, `*.x.com`, `*`).
+    pub domains: Vec<String>,
+    pub monitoring: Monitoring,
+    pub model_service: ModelService,
+    pub first_packet_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Monitoring {
+    pub metrics: bool,
+    pub logs: bool,
+    pub traces: bool,
+    pub record_request: bool,
+    pub record_response: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelService {
+    Single(Target),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub service: ServiceId,
+    /// `None` passes the client's model through.
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub model_api: ModelApiId,
+    /// Stable catalog name, e.g. `chat-completions`.
+    pub name: &'static str,
+    pub kind: RouteKind,
+    /// Path below the base path, from the catalog.
+    pub path: &'static str,
+    pub methods: &'static [Method],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostEntry {
+    pub pattern: HostPattern,
+    /// Longest base path first (ties by path), so the first hit is the most
+    /// specific; each base belongs to exactly one Model API.
+    pub bases: Vec<BaseEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HostPattern {
+    /// Lower-case host name without port.
+    Exact(String),
+    /// `*.example.com` is stored as `.example.com`.
+    Suffix(String),
+    /// `*`: any host.
+    Any,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseEntry {
+    /// Normalized base path (`""` for `/`).
+    pub base_path: String,
+    pub model_api: ModelApiId,
+    /// The Model API's routes, in catalog order.
+    pub routes: Vec<RouteId>,
+}

@@ -1,0 +1,1 @@
+//! TODO(owner: mock helper) — replaced by the real module.

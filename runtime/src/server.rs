@@ -1,0 +1,1 @@
+//! TODO(owner: server helper) — replaced by the real module.
