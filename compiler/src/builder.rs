@@ -1,1 +1,413 @@
-//! TODO(owner: back-end helper): writes the gateway crate and runs cargo.
+//! Writes a gateway crate (Cargo.toml, 3-line main.rs, generated plan.rs) and builds it with cargo in the shared target dir.
+//!
+//! Why the crate looks like this: the runtime is a library compiled once in
+//! the workspace's `target/`; a gateway crate holds only generated tables,
+//! so after a spec edit cargo recompiles one small crate and relinks. Three
+//! things keep that rebuild small: the workspace `Cargo.lock` is copied in
+//! (same dependency versions, so compiled dependencies are reused), the
+//! release profile is the workspace's own, and files are only rewritten when
+//! their content changes (cargo's fingerprints use mtimes).
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::files::{relative_path, slash_path};
+use crate::ir::Plan;
+
+/// Where the workspace lives: `GATESMITH_HOME` if set, else the parent of
+/// this crate's manifest dir (the checkout `gatesmith` was built from).
+pub fn workspace_root() -> PathBuf {
+    match std::env::var_os("GATESMITH_HOME") {
+        Some(home) if !home.is_empty() => PathBuf::from(home),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+    }
+}
+
+/// The shared target dir every gateway crate builds into.
+pub fn target_dir(root: &Path) -> PathBuf {
+    root.join("target")
+}
+
+/// The cargo package (and binary) name of an environment's gateway.
+pub fn package_name(environment: &str) -> String {
+    format!("gateway-{}", sanitize_package_part(environment))
+}
+
+/// Default `--out`: `target/gateways/<environment>/` in the workspace.
+pub fn default_out_dir(root: &Path, environment: &str) -> PathBuf {
+    target_dir(root)
+        .join("gateways")
+        .join(sanitize_package_part(environment))
+}
+
+/// Cargo package names allow `[A-Za-z0-9_-]`; environment names are already
+/// validated to that set, but the folder-name fallback may not be.
+fn sanitize_package_part(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "default".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// Why a build failed.
+#[derive(Debug)]
+pub enum BuildError {
+    Io(io::Error),
+    /// cargo ran and failed; `output` is everything it printed.
+    Cargo {
+        status: String,
+        output: String,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Io(error) => write!(f, "{error}"),
+            BuildError::Cargo { status, output } => {
+                write!(f, "cargo failed ({status}):\n{output}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl From<io::Error> for BuildError {
+    fn from(error: io::Error) -> Self {
+        BuildError::Io(error)
+    }
+}
+
+/// What to build and where.
+#[derive(Debug, Clone)]
+pub struct BuildRequest<'a> {
+    pub plan: &'a Plan,
+    /// The formatted `plan.rs`.
+    pub rust: &'a str,
+    /// `None`: [`default_out_dir`].
+    pub out: Option<PathBuf>,
+    /// The workspace holding the runtime crate, `Cargo.lock` and `target/`.
+    pub root: PathBuf,
+}
+
+/// Writes the gateway crate, builds it in release mode and returns the path
+/// of the built binary.
+pub fn build(request: &BuildRequest) -> Result<PathBuf, BuildError> {
+    let out = write_crate(request)?;
+    let package = package_name(&request.plan.environment);
+    run_cargo_build(&request.root, &out.join("Cargo.toml"), &package)?;
+    let binary = target_dir(&request.root)
+        .join("release")
+        .join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
+    Ok(binary)
+}
+
+/// Writes `Cargo.toml`, `Cargo.lock`, `src/main.rs` and `src/plan.rs`,
+/// leaving unchanged files untouched. Returns the crate's folder.
+pub fn write_crate(request: &BuildRequest) -> io::Result<PathBuf> {
+    let out = match &request.out {
+        Some(out) => out.clone(),
+        None => default_out_dir(&request.root, &request.plan.environment),
+    };
+    std::fs::create_dir_all(out.join("src"))?;
+    let out = out.canonicalize()?;
+    let root = request.root.canonicalize()?;
+    let manifest = cargo_toml(
+        &package_name(&request.plan.environment),
+        &runtime_dependency_path(&out, &root),
+        &workspace_profiles(&root)?,
+    );
+    write_if_changed(&out.join("Cargo.toml"), &manifest)?;
+    copy_workspace_lock(&root, &out)?;
+    write_if_changed(&out.join("src").join("main.rs"), MAIN_RS)?;
+    write_if_changed(&out.join("src").join("plan.rs"), request.rust)?;
+    Ok(out)
+}
+
+const MAIN_RS: &str = "//! @generated by gatesmith: this environment's gateway. DO NOT EDIT.\n\
+mod plan;\n\
+fn main() -> std::process::ExitCode { gatesmith_runtime::main(&plan::PLAN) }\n";
+
+/// The gateway's manifest. The empty `[workspace]` keeps it out of the
+/// repository's workspace even when `--out` points inside the checkout.
+pub fn cargo_toml(package: &str, runtime_path: &str, profiles: &str) -> String {
+    format!(
+        "# @generated by gatesmith. DO NOT EDIT.\n\
+         [package]\n\
+         name = \"{package}\"\n\
+         version = \"0.0.0\"\n\
+         edition = \"2024\"\n\
+         publish = false\n\
+         \n\
+         [dependencies]\n\
+         gatesmith-runtime = {{ path = \"{runtime_path}\" }}\n\
+         \n\
+         [workspace]\n\
+         \n\
+         {profiles}"
+    )
+}
+
+/// The runtime crate's path as seen from `crate_dir`, relative so the crate
+/// keeps working when the checkout moves; both arguments canonical.
+pub fn runtime_dependency_path(crate_dir: &Path, root: &Path) -> String {
+    let runtime = root.join("runtime");
+    match relative_path(crate_dir, &runtime) {
+        Some(relative) => slash_path(&relative),
+        None => slash_path(&runtime),
+    }
+}
+
+/// The workspace root's `[profile.*]` tables, copied as text so the gateway
+/// compiles its dependencies exactly like the workspace does (same profile,
+/// so cargo reuses the same artifacts in the shared target dir).
+pub fn workspace_profiles(root: &Path) -> io::Result<String> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    Ok(extract_profiles(&manifest))
+}
+
+fn extract_profiles(manifest: &str) -> String {
+    let mut tables = String::new();
+    let mut inside = false;
+    for line in manifest.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            inside = trimmed.starts_with("[profile.");
+        }
+        if inside {
+            tables.push_str(line);
+            tables.push('\n');
+        }
+    }
+    tables
+}
+
+/// Copies the workspace lock unless the crate's lock already pins the same
+/// versions: cargo adds the gateway package itself to the copy, so the two
+/// files differ by that entry after the first build.
+pub fn copy_workspace_lock(root: &Path, out: &Path) -> io::Result<()> {
+    let source = root.join("Cargo.lock");
+    let Ok(workspace_lock) = std::fs::read_to_string(&source) else {
+        // No lock in the workspace: cargo resolves from scratch.
+        return Ok(());
+    };
+    let target = out.join("Cargo.lock");
+    let current = std::fs::read_to_string(&target).unwrap_or_default();
+    if lock_is_current(&workspace_lock, &current) {
+        return Ok(());
+    }
+    std::fs::write(target, workspace_lock)
+}
+
+/// True when every package entry of `crate_lock` (other than the gateway
+/// itself) appears in `workspace_lock` exactly.
+fn lock_is_current(workspace_lock: &str, crate_lock: &str) -> bool {
+    if crate_lock.is_empty() {
+        return false;
+    }
+    crate_lock
+        .split("[[package]]")
+        .skip(1)
+        .filter(|entry| !entry.contains("name = \"gateway-"))
+        .all(|entry| {
+            let entry = entry.trim_end();
+            workspace_lock.contains(entry)
+        })
+}
+
+/// Writes `contents` unless the file already holds exactly that, so mtimes
+/// (and cargo's fingerprints) only move when something changed. Returns
+/// whether it wrote.
+pub fn write_if_changed(path: &Path, contents: &str) -> io::Result<bool> {
+    if std::fs::read(path).is_ok_and(|current| current == contents.as_bytes()) {
+        return Ok(false);
+    }
+    std::fs::write(path, contents)?;
+    Ok(true)
+}
+
+/// A `cargo` command that builds into the shared target dir. Uses the cargo
+/// that ran us when there is one, so toolchains match.
+pub fn cargo_command(root: &Path) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", target_dir(root));
+    command
+}
+
+fn run_cargo_build(root: &Path, manifest: &Path, package: &str) -> Result<(), BuildError> {
+    let mut command = cargo_command(root);
+    command
+        .arg("build")
+        .arg("--release")
+        .arg("--manifest-path")
+        .arg(manifest);
+    run_with_spinner(command, &format!("building {package}"))
+}
+
+/// Runs a cargo command with a spinner showing cargo's current step
+/// ("Compiling hyper v1.x"); on failure returns everything cargo printed.
+pub fn run_with_spinner(mut command: Command, what: &str) -> Result<(), BuildError> {
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    spinner.set_prefix(what.to_owned());
+    spinner.enable_steady_tick(Duration::from_millis(100));
+
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| io::Error::new(error.kind(), format!("running cargo: {error}")))?;
+    let mut output = String::new();
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines() {
+            let line = line?;
+            let step = line.trim_start();
+            if [
+                "Compiling",
+                "Checking",
+                "Building",
+                "Blocking",
+                "Updating",
+                "Downloading",
+                "Locking",
+            ]
+            .iter()
+            .any(|verb| step.starts_with(verb))
+            {
+                spinner.set_message(step.to_owned());
+            }
+            output.push_str(&line);
+            output.push('\n');
+        }
+    }
+    let status = child.wait()?;
+    spinner.finish_and_clear();
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildError::Cargo {
+            status: status.to_string(),
+            output,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_names_are_cargo_safe() {
+        assert_eq!(package_name("quickstart"), "gateway-quickstart");
+        assert_eq!(package_name("Prod EU"), "gateway-prod-eu");
+        assert_eq!(package_name(""), "gateway-default");
+    }
+
+    #[test]
+    fn manifest_uses_relative_runtime_path_and_stays_out_of_the_workspace() {
+        let root = Path::new("/w");
+        let out = Path::new("/w/target/gateways/quickstart");
+        let path = runtime_dependency_path(out, root);
+        assert_eq!(path, "../../../runtime");
+        let manifest = cargo_toml(
+            "gateway-quickstart",
+            &path,
+            "[profile.release]\nincremental = true\n",
+        );
+        assert!(manifest.contains("name = \"gateway-quickstart\""));
+        assert!(manifest.contains("gatesmith-runtime = { path = \"../../../runtime\" }"));
+        assert!(manifest.contains("\n[workspace]\n"));
+        assert!(manifest.ends_with("[profile.release]\nincremental = true\n"));
+    }
+
+    #[test]
+    fn profiles_are_copied_from_the_workspace_manifest() {
+        let manifest = "[workspace]\nmembers = []\n\n[profile.release]\n# why\ndebug = false\n\n[dependencies]\nx = 1\n[profile.dev]\nopt-level = 1\n";
+        assert_eq!(
+            extract_profiles(manifest),
+            "[profile.release]\n# why\ndebug = false\n\n[profile.dev]\nopt-level = 1\n"
+        );
+        let real = workspace_profiles(&workspace_root()).unwrap();
+        assert!(real.contains("[profile.release]\n"), "{real}");
+    }
+
+    #[test]
+    fn lock_is_recopied_only_when_versions_moved() {
+        let workspace = "version = 4\n\n[[package]]\nname = \"a\"\nversion = \"1.0.0\"\n\n[[package]]\nname = \"b\"\nversion = \"2.0.0\"\n";
+        let built = "version = 4\n\n[[package]]\nname = \"a\"\nversion = \"1.0.0\"\n\n[[package]]\nname = \"gateway-x\"\nversion = \"0.0.0\"\n";
+        assert!(lock_is_current(workspace, built));
+        assert!(!lock_is_current(workspace, ""));
+        let moved = built.replace("1.0.0", "1.0.1");
+        assert!(!lock_is_current(workspace, &moved));
+    }
+
+    #[test]
+    fn unchanged_files_keep_their_mtime() {
+        let dir =
+            std::env::temp_dir().join(format!("gatesmith-builder-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("plan.rs");
+        assert!(write_if_changed(&file, "a").unwrap());
+        let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!write_if_changed(&file, "a").unwrap());
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().modified().unwrap(),
+            before
+        );
+        assert!(write_if_changed(&file, "b").unwrap());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "b");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn crate_is_written_with_the_three_line_main() {
+        let dir = std::env::temp_dir().join(format!("gatesmith-crate-test-{}", std::process::id()));
+        let plan = crate::emit::tests::sample_plan();
+        let request = BuildRequest {
+            plan: &plan,
+            rust: "// plan\n",
+            out: Some(dir.clone()),
+            root: workspace_root(),
+        };
+        let out = write_crate(&request).unwrap();
+        let main = std::fs::read_to_string(out.join("src/main.rs")).unwrap();
+        assert_eq!(main.lines().count(), 3);
+        assert!(main.contains("gatesmith_runtime::main(&plan::PLAN)"));
+        assert_eq!(
+            std::fs::read_to_string(out.join("src/plan.rs")).unwrap(),
+            "// plan\n"
+        );
+        let manifest = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains("gatesmith-runtime = { path = \"../"),
+            "{manifest}"
+        );
+        assert!(out.join("Cargo.lock").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,3 +1,282 @@
-//! TODO(owner: back-end helper): the human-readable route table.
-use crate::ir::Plan;
-pub fn render(plan: &Plan) -> String { let _ = plan; String::new() }
+//! Renders the plan as the route table reviewers read in pull requests (`gatesmith routes`, `routes@` snapshots).
+//!
+//! Blocks follow the matcher's precedence exactly (hosts in match order,
+//! bases longest first), so the text answers "which Model API gets this
+//! request?" without reading the generated Rust. Names only, no ids or
+//! pointers; columns are aligned so a one-field change is a one-line diff.
+
+use std::fmt::Write;
+
+use crate::emit::{base_path_text, host_pattern_text};
+use crate::ir::{
+    HostEntry, HostPattern, MockFault, MockSettings, ModelApi, ModelService, Plan, Service,
+};
+
+/// The whole table: gateway settings, one block per host pattern in match
+/// order, then the services.
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    render_gateway(plan, &mut out);
+    if plan.hosts.is_empty() {
+        out.push_str("\nno Model APIs: every request gets 404\n");
+    }
+    for host in &plan.hosts {
+        out.push('\n');
+        render_host(plan, host, &mut out);
+    }
+    out.push('\n');
+    render_services(plan, &mut out);
+    out
+}
+
+fn render_gateway(plan: &Plan, out: &mut String) {
+    let g = &plan.gateway;
+    let _ = writeln!(out, "gateway {} (from {})", plan.environment, plan.source);
+    let _ = writeln!(out, "  listen {}", g.listen);
+    let _ = writeln!(
+        out,
+        "  max request {} bytes, header read timeout {} ms, drain grace {} ms",
+        g.max_request_bytes, g.header_read_timeout_ms, g.drain_grace_ms
+    );
+}
+
+fn render_host(plan: &Plan, host: &HostEntry, out: &mut String) {
+    let kind = match host.pattern {
+        HostPattern::Exact(_) => "exact",
+        HostPattern::Suffix(_) => "suffix",
+        HostPattern::Any => "any",
+    };
+    let _ = writeln!(out, "host {} ({kind})", host_pattern_text(&host.pattern));
+    for base in &host.bases {
+        let api = &plan.model_apis[usize::from(base.model_api)];
+        let stripped = if api.strip_base_path {
+            " (stripped)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  base {}{stripped} -> ModelAPI {} ({}, {}, resource group {}) in {}",
+            base_path_text(&base.base_path),
+            api.name,
+            api.protocol.spec_name(),
+            api.use_case.spec_name(),
+            api.resource_group,
+            api.file,
+        );
+        let routes = base
+            .routes
+            .iter()
+            .map(|&id| &plan.routes[usize::from(id)])
+            .collect::<Vec<_>>();
+        let name_width = routes.iter().map(|r| r.name.len()).max().unwrap_or(0);
+        let methods = routes
+            .iter()
+            .map(|r| {
+                r.methods
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<Vec<_>>();
+        let methods_width = methods.iter().map(String::len).max().unwrap_or(0);
+        if routes.is_empty() {
+            out.push_str("    no routes\n");
+        }
+        for (route, methods) in routes.iter().zip(&methods) {
+            let _ = writeln!(
+                out,
+                "    route {:name_width$}  {:methods_width$} {}{}",
+                route.name, methods, base.base_path, route.path,
+            );
+        }
+        render_model_api_settings(plan, api, out);
+    }
+}
+
+fn render_model_api_settings(plan: &Plan, api: &ModelApi, out: &mut String) {
+    match &api.model_service {
+        ModelService::Single(target) => {
+            let service = &plan.services[usize::from(target.service)];
+            let model = match &target.model {
+                Some(model) => format!("model rewritten to {model}"),
+                None => "model passed through".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "    model service: single -> {} ({model})",
+                service.name
+            );
+        }
+    }
+    match api.first_packet_timeout_ms {
+        0 => out.push_str("    first packet timeout off\n"),
+        ms => {
+            let _ = writeln!(out, "    first packet timeout {ms} ms");
+        }
+    }
+    let m = api.monitoring;
+    let flags = [
+        (m.metrics, "metrics"),
+        (m.logs, "logs"),
+        (m.traces, "traces"),
+        (m.record_request, "request bodies"),
+        (m.record_response, "response bodies"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| name)
+    .collect::<Vec<_>>();
+    let flags = if flags.is_empty() {
+        "off".to_owned()
+    } else {
+        flags.join(", ")
+    };
+    let _ = writeln!(out, "    monitoring: {flags}");
+}
+
+fn render_services(plan: &Plan, out: &mut String) {
+    if plan.services.is_empty() {
+        out.push_str("no services\n");
+        return;
+    }
+    out.push_str("services\n");
+    let name_width = plan
+        .services
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(0);
+    let provider_width = plan
+        .services
+        .iter()
+        .map(|s| s.provider.spec_name().len())
+        .max()
+        .unwrap_or(0);
+    for service in &plan.services {
+        render_service(service, name_width, provider_width, out);
+    }
+}
+
+fn render_service(service: &Service, name_width: usize, provider_width: usize, out: &mut String) {
+    let target = if service.base_url.is_empty() {
+        "(built in)"
+    } else {
+        service.base_url.as_str()
+    };
+    let _ = writeln!(
+        out,
+        "  service {:name_width$}  {:provider_width$}  {target} in {}",
+        service.name,
+        service.provider.spec_name(),
+        service.file,
+    );
+    if let Some(env) = &service.api_key_env {
+        let _ = writeln!(out, "    api key from env {env}");
+    }
+    let request = match service.request_timeout_ms {
+        0 => "off".to_owned(),
+        ms => format!("{ms} ms"),
+    };
+    let _ = writeln!(
+        out,
+        "    timeouts: connect {} ms, request {request}",
+        service.connect_timeout_ms
+    );
+    if let Some(mock) = &service.mock {
+        let _ = writeln!(out, "    mock: {}", mock_text(mock));
+    }
+}
+
+fn mock_text(mock: &MockSettings) -> String {
+    let fault = match mock.fault {
+        None => "no fault".to_owned(),
+        Some(MockFault::Status(status)) => format!("fault status {status}"),
+        Some(MockFault::StallBeforeHead { ms }) => format!("fault stall {ms} ms before head"),
+        Some(MockFault::StallBeforeFirstChunk { ms }) => {
+            format!("fault stall {ms} ms before first chunk")
+        }
+        Some(MockFault::StallAfterChunks { chunks, ms }) => {
+            format!("fault stall {ms} ms after {chunks} chunks")
+        }
+        Some(MockFault::CutAfterChunks { chunks }) => format!("fault cut after {chunks} chunks"),
+        Some(MockFault::MalformedAfterChunks { chunks }) => {
+            format!("fault malformed event after {chunks} chunks")
+        }
+    };
+    format!(
+        "latency {} ms, {} stream chunks, chunk delay {} ms, {} completion tokens, {fault}",
+        mock.latency_ms, mock.stream_chunks, mock.chunk_delay_ms, mock.completion_tokens
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::tests::{empty_plan, sample_plan};
+
+    #[test]
+    fn blocks_follow_match_order_with_full_client_paths() {
+        let table = render(&sample_plan());
+        let hosts: Vec<&str> = table.lines().filter(|l| l.starts_with("host ")).collect();
+        assert_eq!(
+            hosts,
+            [
+                "host api.example.com (exact)",
+                "host llm.example.com (exact)",
+                "host www.example.com (exact)",
+                "host *.example.com (suffix)",
+                "host * (any)",
+            ]
+        );
+        assert!(table.contains(
+            "host api.example.com (exact)\n  base /team/a (stripped) -> ModelAPI team-a (openai, text-generation, resource group default) in team-a.yaml\n"
+        ), "{table}");
+        assert!(
+            table.contains("    route chat-completions  POST /team/a/v1/chat/completions\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("    route models            GET  /team/a/v1/chat/completions\n"),
+            "{table}"
+        );
+        assert!(table.contains("    model service: single -> openai (model passed through)\n"));
+        assert!(
+            table.contains("    model service: single -> mock (model rewritten to mock-small)\n")
+        );
+        assert!(table.contains("  base /team (stripped) -> ModelAPI team_a"));
+        assert!(table.contains("    no routes\n"));
+    }
+
+    #[test]
+    fn services_show_key_names_timeouts_and_mock_behaviour_but_no_secrets() {
+        let table = render(&sample_plan());
+        let services = &table[table.find("\nservices\n").expect("services section")..];
+        assert!(
+            services.contains("  service mock    mock    (built in) in services.yaml\n"),
+            "{services}"
+        );
+        assert!(
+            services
+                .contains("  service openai  openai  https://api.openai.com in services.yaml\n"),
+            "{services}"
+        );
+        assert!(services.contains("    api key from env OPENAI_API_KEY\n"));
+        assert!(services.contains("    timeouts: connect 2000 ms, request 600000 ms\n"));
+        assert!(services.contains(
+            "    mock: latency 0 ms, 8 stream chunks, chunk delay 5 ms, 16 completion tokens, fault stall 100 ms after 2 chunks\n"
+        ));
+    }
+
+    #[test]
+    fn rendering_is_stable_and_an_empty_plan_says_so() {
+        assert_eq!(render(&sample_plan()), render(&sample_plan()));
+        let table = render(&empty_plan());
+        assert!(
+            table.contains("no Model APIs: every request gets 404\n"),
+            "{table}"
+        );
+        assert!(table.ends_with("no services\n"), "{table}");
+    }
+}

@@ -6,9 +6,11 @@
 
 pub mod body;
 pub mod codegen;
+pub mod commit;
 pub mod mock;
 pub mod protocol_error;
 pub mod proxy;
+pub mod request_body;
 pub mod server;
 pub mod sse;
 pub mod startup;
