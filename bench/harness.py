@@ -14,7 +14,6 @@ numbers from this one run.
 import argparse
 import datetime
 import os
-import platform
 import re
 import shutil
 import signal
@@ -282,7 +281,7 @@ def machine_lines() -> list:
         commit += " (with uncommitted changes)"
     return [
         f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Machine: `{' '.join(platform.uname())}`",
+        f"- Machine: `{subprocess.run(['uname', '-a'], capture_output=True, text=True).stdout.strip()}`",
         f"- CPU: {cpu}, {os.cpu_count()} cores",
         f"- Commit: {commit}",
     ]
@@ -427,7 +426,12 @@ def main() -> None:
         rebuilds = []
         for rep in range(args.reps):
             write_bench_spec(spec, gateway_port, mock_port, 3001 + rep)
-            rebuilds.append(build_gateway(args.gatesmith, spec)[0])
+            before = os.stat(gateway_bin).st_mtime_ns
+            seconds, binary = build_gateway(args.gatesmith, spec)
+            # A fast "rebuild" that produced nothing new would be a false result.
+            if binary != gateway_bin or os.stat(binary).st_mtime_ns == before:
+                raise SystemExit("gatesmith build did not rebuild the gateway after a spec edit")
+            rebuilds.append(seconds)
             log(f"  run {rep + 1}: {rebuilds[-1]:.1f} s")
         r["rebuild_s"] = median(rebuilds)
 

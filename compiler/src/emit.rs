@@ -47,6 +47,7 @@ pub fn emit(plan: &Plan) -> TokenStream {
         .map(|r| names.claim("ROUTE", &format!("{}_{}", model_api_name(plan, r), r.name)))
         .collect::<Vec<_>>();
     let sites = Sites::group(&plan.hosts);
+    let path_matchers = PathMatchers::name(plan, &mut names);
 
     let header = emit_module_doc(plan);
     let plan_static = emit_plan(plan);
@@ -58,7 +59,12 @@ pub fn emit(plan: &Plan) -> TokenStream {
         .tables
         .iter()
         .enumerate()
-        .map(|(index, bases)| emit_site(plan, &sites, index, bases));
+        .map(|(index, bases)| emit_site(plan, &sites, &path_matchers, index, bases));
+    let path_fns = path_matchers
+        .bases
+        .iter()
+        .zip(&path_matchers.names)
+        .filter_map(|(base, name)| Some(emit_path_matcher(plan, (*base)?, name.as_ref()?)));
 
     quote! {
         #header
@@ -69,6 +75,7 @@ pub fn emit(plan: &Plan) -> TokenStream {
         #routes
         #matcher
         #(#site_fns)*
+        #(#path_fns)*
     }
 }
 
@@ -476,7 +483,13 @@ fn param_ident(name: &str, used: bool) -> Ident {
     }
 }
 
-fn emit_site(plan: &Plan, sites: &Sites, index: usize, bases: &[BaseEntry]) -> TokenStream {
+fn emit_site(
+    plan: &Plan,
+    sites: &Sites,
+    path_matchers: &PathMatchers,
+    index: usize,
+    bases: &[BaseEntry],
+) -> TokenStream {
     let hosts = sites
         .hosts_of(index, &plan.hosts)
         .into_iter()
@@ -488,48 +501,29 @@ fn emit_site(plan: &Plan, sites: &Sites, index: usize, bases: &[BaseEntry]) -> T
     } else {
         "host"
     };
-    let mut docs = vec![format!("Base paths of {noun} {hosts}, longest first:")];
-    for base in bases {
-        let api = &plan.model_apis[usize::from(base.model_api)];
-        docs.push(format!(
-            "- `{}`: ModelAPI `{}` ({})",
-            base_path_text(&base.base_path),
-            api.name,
-            api.file
-        ));
-    }
+    let docs = [format!(
+        "Base paths of {noun} {hosts}, longest first; the first match owns the request."
+    )];
     let docs = docs.iter().map(|d| doc_text(d));
 
     let name = site_ident(index);
     let path_param = param_ident("path", !bases.is_empty());
-    let method_param = param_ident("method", bases.iter().any(|b| !b.routes.is_empty()));
+    let method_param = param_ident("method", !bases.is_empty());
     let mut body = Vec::new();
     let mut ends_in_catch_all = false;
     for base in bases {
-        let model_api = num(base.model_api);
-        let base_len = Literal::usize_unsuffixed(base.base_path.len());
-        let paths = emit_paths(plan, base, &base_len);
+        let call = path_matchers.name_of(base.model_api);
         if base.base_path.is_empty() {
             // `/` matches every path, so it ends the chain (it sorts last).
-            body.push(match paths {
-                Some(paths) => quote!(match path { #paths }),
-                None => quote!(codegen::RouteMatch::NoRoute { model_api: #model_api }),
-            });
+            body.push(quote!(#call(path, method)));
             ends_in_catch_all = true;
             break;
         }
         let base_path = &base.base_path;
-        body.push(match paths {
-            Some(paths) => quote! {
-                if let Some(rest) = codegen::strip_base(path, #base_path) {
-                    return match rest { #paths };
-                }
-            },
-            None => quote! {
-                if codegen::strip_base(path, #base_path).is_some() {
-                    return codegen::RouteMatch::NoRoute { model_api: #model_api };
-                }
-            },
+        body.push(quote! {
+            if let Some(rest) = codegen::strip_base(path, #base_path) {
+                return #call(rest, method);
+            }
         });
     }
     if !ends_in_catch_all {
@@ -543,13 +537,57 @@ fn emit_site(plan: &Plan, sites: &Sites, index: usize, bases: &[BaseEntry]) -> T
     }
 }
 
-/// The arms of `match rest` under one base, or `None` when the Model API has
-/// no routes. Routes sharing a path become one arm that tries their methods
-/// in catalog order.
-fn emit_paths(plan: &Plan, base: &BaseEntry, base_len: &Literal) -> Option<TokenStream> {
-    if base.routes.is_empty() {
-        return None;
+/// One path matcher per Model API a host can reach: a Model API has one
+/// base path and one route list, so every site sharing it calls one function.
+struct PathMatchers<'p> {
+    /// Indexed by `ModelApiId`: the base entry describing its routes.
+    bases: Vec<Option<&'p BaseEntry>>,
+    /// Indexed by `ModelApiId`: the function's name.
+    names: Vec<Option<Ident>>,
+}
+
+impl<'p> PathMatchers<'p> {
+    fn name(plan: &'p Plan, names: &mut ItemNames) -> Self {
+        let mut bases = vec![None; plan.model_apis.len()];
+        for base in plan.hosts.iter().flat_map(|h| &h.bases) {
+            bases[usize::from(base.model_api)].get_or_insert(base);
+        }
+        let names = bases
+            .iter()
+            .zip(&plan.model_apis)
+            .map(|(base, api)| base.map(|_| names.claim_fn("paths", &api.name)))
+            .collect();
+        PathMatchers { bases, names }
     }
+
+    fn name_of(&self, model_api: u16) -> &Ident {
+        match self.names.get(usize::from(model_api)) {
+            Some(Some(name)) => name,
+            _ => unreachable!("every base's Model API has a path matcher"),
+        }
+    }
+}
+
+/// `match rest` over one Model API's routes. Routes sharing a path become
+/// one arm that tries their methods in catalog order.
+fn emit_path_matcher(plan: &Plan, base: &BaseEntry, name: &Ident) -> TokenStream {
+    let api = &plan.model_apis[usize::from(base.model_api)];
+    let doc = doc_text(&format!(
+        "Paths below `{}` of ModelAPI `{}` ({}).",
+        base_path_text(&base.base_path),
+        api.name,
+        api.file
+    ));
+    let model_api = num(base.model_api);
+    if base.routes.is_empty() {
+        return quote! {
+            #[doc = #doc]
+            fn #name(_rest: &str, _method: codegen::Method) -> codegen::RouteMatch {
+                codegen::RouteMatch::NoRoute { model_api: #model_api }
+            }
+        };
+    }
+    let base_len = Literal::usize_unsuffixed(base.base_path.len());
     let mut paths: Vec<(&str, Vec<u16>)> = Vec::new();
     for &route_id in &base.routes {
         let route = &plan.routes[usize::from(route_id)];
@@ -558,21 +596,22 @@ fn emit_paths(plan: &Plan, base: &BaseEntry, base_len: &Literal) -> Option<Token
             None => paths.push((route.path, vec![route_id])),
         }
     }
-    let model_api = num(base.model_api);
     let arms = paths.iter().map(|(path, ids)| {
         let mut all_methods = Vec::new();
-        let tries = ids.iter().map(|&id| {
-            let route = &plan.routes[usize::from(id)];
-            all_methods.extend_from_slice(route.methods);
-            let methods = emit_methods(route.methods);
-            let id = num(id);
-            quote! {
-                if #methods.contains(method) {
-                    codegen::RouteMatch::Found { route: #id, base_len: #base_len }
-                } else
-            }
-        });
-        let tries = tries.collect::<Vec<_>>();
+        let tries = ids
+            .iter()
+            .map(|&id| {
+                let route = &plan.routes[usize::from(id)];
+                all_methods.extend_from_slice(route.methods);
+                let methods = emit_methods(route.methods);
+                let id = num(id);
+                quote! {
+                    if #methods.contains(method) {
+                        codegen::RouteMatch::Found { route: #id, base_len: #base_len }
+                    } else
+                }
+            })
+            .collect::<Vec<_>>();
         let allowed = emit_methods(&all_methods);
         quote! {
             #path => #(#tries)* {
@@ -580,10 +619,15 @@ fn emit_paths(plan: &Plan, base: &BaseEntry, base_len: &Literal) -> Option<Token
             },
         }
     });
-    Some(quote! {
-        #(#arms)*
-        _ => codegen::RouteMatch::NoRoute { model_api: #model_api },
-    })
+    quote! {
+        #[doc = #doc]
+        fn #name(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+            match rest {
+                #(#arms)*
+                _ => codegen::RouteMatch::NoRoute { model_api: #model_api },
+            }
+        }
+    }
 }
 
 fn service_doc(service: &Service) -> String {
@@ -641,6 +685,16 @@ struct ItemNames {
 impl ItemNames {
     fn claim(&mut self, prefix: &str, spec_name: &str) -> Ident {
         let base = format!("{prefix}_{}", upper_snake(spec_name));
+        self.claim_unique(base)
+    }
+
+    /// A function name: lower snake case.
+    fn claim_fn(&mut self, prefix: &str, spec_name: &str) -> Ident {
+        let base = format!("{prefix}_{}", upper_snake(spec_name).to_ascii_lowercase());
+        self.claim_unique(base)
+    }
+
+    fn claim_unique(&mut self, base: String) -> Ident {
         let mut name = base.clone();
         let mut n = 2;
         while !self.taken.insert(name.clone()) {

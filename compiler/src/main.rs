@@ -56,9 +56,9 @@ enum Commands {
     },
     /// Runs the standalone mock upstream server (`gatesmith-mock`).
     Mock {
-        /// Address to listen on, e.g. 127.0.0.1:9000.
+        /// Address to listen on [default: gatesmith-mock's, 127.0.0.1:9001].
         #[arg(long)]
-        listen: String,
+        listen: Option<String>,
         /// Options passed to `gatesmith-mock` unchanged.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         mock_args: Vec<OsString>,
@@ -179,18 +179,25 @@ fn build(dir: &Path, out: Option<PathBuf>) -> Result<PathBuf, Failure> {
     builder::build(&request).map_err(|error| Failure::Other(error.to_string()))
 }
 
-/// Runs the standalone mock: the binary next to ours if installed together,
-/// otherwise built from the workspace.
-fn mock(listen: String, mock_args: Vec<OsString>) -> Result<(), Failure> {
+/// Runs the standalone mock. Installed next to `gatesmith`, that binary is
+/// used; run from a checkout (our binary lives in the workspace's `target/`),
+/// the release build is brought up to date first, since a sibling in
+/// `target/debug` may be stale or unoptimized (the benchmark's upstream).
+fn mock(listen: Option<String>, mock_args: Vec<OsString>) -> Result<(), Failure> {
     let name = format!("gatesmith-mock{}", std::env::consts::EXE_SUFFIX);
-    let beside_us = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
-        .filter(|path| path.is_file());
-    let binary = match beside_us {
+    let root = builder::workspace_root();
+    let current_exe = std::env::current_exe().ok();
+    let in_checkout = current_exe
+        .as_deref()
+        .is_some_and(|exe| exe.starts_with(builder::target_dir(&root)));
+    let installed = current_exe
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|dir| dir.join(&name))
+        .filter(|path| !in_checkout && path.is_file());
+    let binary = match installed {
         Some(binary) => binary,
         None => {
-            let root = builder::workspace_root();
             let mut command = builder::cargo_command(&root);
             command.args([
                 "build",
@@ -205,7 +212,11 @@ fn mock(listen: String, mock_args: Vec<OsString>) -> Result<(), Failure> {
             builder::target_dir(&root).join("release").join(&name)
         }
     };
-    let mut args = vec![OsString::from("--listen"), OsString::from(listen)];
+    let mut args = Vec::new();
+    if let Some(listen) = listen {
+        args.push(OsString::from("--listen"));
+        args.push(OsString::from(listen));
+    }
     args.extend(mock_args);
     exec(&binary, &args)
 }

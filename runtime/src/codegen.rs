@@ -274,7 +274,10 @@ pub enum RouteMatch {
     /// so the forwarded path is `&path[base_len..]` when stripping.
     Found { route: RouteId, base_len: u16 },
     /// The path exists under a Model API but not for this method.
-    MethodNotAllowed { model_api: ModelApiId, allowed: Methods },
+    MethodNotAllowed {
+        model_api: ModelApiId,
+        allowed: Methods,
+    },
     /// A Model API owns the host and base path, but no route has this path.
     NoRoute { model_api: ModelApiId },
     /// No Model API serves this host and base path.

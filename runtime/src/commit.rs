@@ -79,6 +79,16 @@ pub async fn commit<F>(
 where
     F: Future<Output = Result<Response<ResponseBody>, AttemptFailure>>,
 {
+    if let (Some(request), None) = (deadlines.request, deadlines.first_packet) {
+        // The common case: one timer covers the head wait and then the body.
+        let mut sleep = Box::pin(tokio::time::sleep_until(request));
+        let response = tokio::select! {
+            biased;
+            response = head => response?,
+            () = sleep.as_mut() => return Err(AttemptFailure::Timeout),
+        };
+        return Ok(response.map(|body| DeadlineBody::new(body, sleep).boxed()));
+    }
     let (wait_until, failure_on_expiry) = match (deadlines.first_packet, deadlines.request) {
         (Some(first), Some(request)) if request < first => (Some(request), AttemptFailure::Timeout),
         (Some(first), _) => (Some(first), AttemptFailure::FirstPacketTimeout),
@@ -99,7 +109,9 @@ where
         _ => response,
     };
     Ok(match deadlines.request {
-        Some(deadline) => response.map(|body| DeadlineBody::new(body, deadline).boxed()),
+        Some(deadline) => response.map(|body| {
+            DeadlineBody::new(body, Box::pin(tokio::time::sleep_until(deadline))).boxed()
+        }),
         None => response,
     })
 }
@@ -191,21 +203,18 @@ impl Body for Replay {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A body that fails once the whole-request deadline passes.
-    struct DeadlineBody {
-        inner: ResponseBody,
-        #[pin]
-        sleep: Sleep,
-        expired: bool,
-    }
+/// A body that fails once the whole-request deadline passes.
+struct DeadlineBody {
+    inner: ResponseBody,
+    sleep: Pin<Box<Sleep>>,
+    expired: bool,
 }
 
 impl DeadlineBody {
-    fn new(inner: ResponseBody, deadline: Instant) -> DeadlineBody {
+    fn new(inner: ResponseBody, sleep: Pin<Box<Sleep>>) -> DeadlineBody {
         DeadlineBody {
             inner,
-            sleep: tokio::time::sleep_until(deadline),
+            sleep,
             expired: false,
         }
     }
@@ -219,15 +228,15 @@ impl Body for DeadlineBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let this = self.project();
-        if *this.expired {
+        let this = self.get_mut();
+        if this.expired {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(frame) = Pin::new(this.inner).poll_frame(cx) {
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        ready!(this.sleep.poll(cx));
-        *this.expired = true;
+        ready!(this.sleep.as_mut().poll(cx));
+        this.expired = true;
         Poll::Ready(Some(Err(BodyError::message(
             "the upstream request timed out mid-body",
         ))))

@@ -7,6 +7,7 @@
 pub mod body;
 pub mod codegen;
 pub mod commit;
+pub mod headers;
 pub mod mock;
 pub mod protocol_error;
 pub mod proxy;

@@ -5,10 +5,8 @@
 //! request allocates only what it must: the upstream path and, when the model
 //! is rewritten, the new body.
 
-use std::borrow::Cow;
-
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
@@ -19,6 +17,7 @@ use tokio::time::{Duration, Instant};
 use crate::body::{BodyError, ResponseBody};
 use crate::codegen::{Method, ModelService, Plan, Protocol, Provider, RouteMatch, Target};
 use crate::commit::{AttemptFailure, Deadlines, commit};
+use crate::headers::{NOT_FORWARDED, request_host, strip_hop_by_hop};
 use crate::protocol_error::{self, GatewayError, protocol_for_unmatched_path};
 use crate::request_body::{self, ReadError};
 use crate::upstream::{self, Upstreams};
@@ -27,28 +26,6 @@ pub const MODEL_API_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-mo
 pub const ROUTE_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-route");
 pub const SERVICE_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-service");
 pub const MODEL_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-model");
-
-/// Headers that describe one hop and never cross the proxy, in either direction.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
-/// Client headers that are replaced, not forwarded: the upstream gets the
-/// gateway's credentials and a freshly computed length.
-const NOT_FORWARDED: [HeaderName; 5] = [
-    header::HOST,
-    header::CONTENT_LENGTH,
-    header::AUTHORIZATION,
-    HeaderName::from_static("x-api-key"),
-    HeaderName::from_static("api-key"),
-];
 
 /// The plan plus everything derived from it once at startup.
 pub struct Gateway {
@@ -89,6 +66,7 @@ struct RouteState {
     route_name: HeaderValue,
     model_api_name: HeaderValue,
     first_packet_timeout: Option<Duration>,
+    strip_base_path: bool,
 }
 
 /// A plan that cannot be served (bad `base_url`, a key that is not a valid header, ...).
@@ -158,6 +136,7 @@ impl Gateway {
                 rewrite,
                 route_name: header_value(route.name)?,
                 model_api_name: header_value(api.name)?,
+                strip_base_path: api.strip_base_path,
                 first_packet_timeout: (api.first_packet_timeout_ms > 0)
                     .then(|| Duration::from_millis(api.first_packet_timeout_ms)),
             });
@@ -232,10 +211,7 @@ impl Gateway {
     where
         B: Body<Data = Bytes>,
     {
-        let (Some(route), Some(route_state)) = (
-            self.plan.routes.get(route_index),
-            self.routes.get(route_index),
-        ) else {
+        let Some(route_state) = self.routes.get(route_index) else {
             return protocol_error::response(
                 Protocol::OpenAi,
                 GatewayError::Internal,
@@ -294,12 +270,7 @@ impl Gateway {
         };
 
         let path = parts.uri.path();
-        let forwarded_path = if self
-            .plan
-            .model_apis
-            .get(usize::from(route.model_api))
-            .is_some_and(|api| api.strip_base_path)
-        {
+        let forwarded_path = if route_state.strip_base_path {
             path.get(base_len..).unwrap_or(path)
         } else {
             path
@@ -332,7 +303,10 @@ impl Gateway {
                 let Some(client) = self.upstreams.client(route_state.target.service) else {
                     return fail(GatewayError::Internal, "unknown service");
                 };
-                let Some(uri) = upstream_uri(origin, forwarded_path, query) else {
+                let unchanged = (origin.prefix.is_empty() && forwarded_path.len() == path.len())
+                    .then(|| parts.uri.path_and_query().cloned())
+                    .flatten();
+                let Some(uri) = upstream_uri(origin, unchanged, forwarded_path, query) else {
                     return fail(
                         GatewayError::BadRequestBody,
                         "the request path cannot be forwarded",
@@ -398,70 +372,6 @@ impl Gateway {
     }
 }
 
-/// The host a request is addressed to: URI authority (HTTP/2, absolute
-/// form) or `Host` header, port removed, lower-cased.
-fn request_host(parts: &Parts) -> Cow<'_, str> {
-    let raw = match parts.uri.authority() {
-        Some(authority) => authority.host(),
-        None => parts
-            .headers
-            .get(header::HOST)
-            .and_then(|value| value.to_str().ok())
-            .map_or("", strip_port),
-    };
-    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(raw.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(raw)
-    }
-}
-
-/// `example.com:8080` -> `example.com`; `[::1]:80` -> `[::1]`.
-fn strip_port(host: &str) -> &str {
-    match host.rfind(':') {
-        Some(colon)
-            if !host.ends_with(']') && host[colon + 1..].bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            &host[..colon]
-        }
-        _ => host,
-    }
-}
-
-/// Removes hop-by-hop headers, including those the `Connection` header names.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(connection) = headers.get(header::CONNECTION)
-        && let Ok(listed) = connection.to_str()
-    {
-        let listed: Vec<HeaderName> = listed
-            .split(',')
-            .filter_map(|name| HeaderName::try_from(name.trim()).ok())
-            .collect();
-        for name in listed {
-            headers.remove(name);
-        }
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-    // Every other `proxy-*` header is hop-by-hop too; they are rare, so only
-    // scan when one might be present.
-    if headers.keys_len() > 0
-        && headers
-            .keys()
-            .any(|name| name.as_str().starts_with("proxy-"))
-    {
-        let proxy: Vec<HeaderName> = headers
-            .keys()
-            .filter(|name| name.as_str().starts_with("proxy-"))
-            .cloned()
-            .collect();
-        for name in proxy {
-            headers.remove(name);
-        }
-    }
-}
-
 fn path_and_query(path: &str, query: Option<&str>) -> Option<PathAndQuery> {
     path_and_query_with_prefix("", path, query)
 }
@@ -485,11 +395,22 @@ fn path_and_query_with_prefix(
     PathAndQuery::try_from(joined).ok()
 }
 
-fn upstream_uri(origin: &Origin, path: &str, query: Option<&str>) -> Option<Uri> {
+/// The upstream URI; `unchanged` is the client's own path and query when
+/// nothing is stripped or prefixed, reused without a copy.
+fn upstream_uri(
+    origin: &Origin,
+    unchanged: Option<PathAndQuery>,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Uri> {
+    let path_and_query = match unchanged {
+        Some(path_and_query) => path_and_query,
+        None => path_and_query_with_prefix(&origin.prefix, path, query)?,
+    };
     Uri::builder()
         .scheme(origin.scheme.clone())
         .authority(origin.authority.clone())
-        .path_and_query(path_and_query_with_prefix(&origin.prefix, path, query)?)
+        .path_and_query(path_and_query)
         .build()
         .ok()
 }
@@ -529,60 +450,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ports_are_removed_from_hosts() {
-        assert_eq!(strip_port("example.com:8080"), "example.com");
-        assert_eq!(strip_port("example.com"), "example.com");
-        assert_eq!(strip_port("[::1]:80"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
-    }
-
-    #[test]
-    fn host_comes_from_header_lower_cased() {
-        let request = Request::builder()
-            .uri("/v1/chat/completions")
-            .header(header::HOST, "API.Example.COM:443")
-            .body(())
-            .expect("request");
-        let (parts, ()) = request.into_parts();
-        assert_eq!(request_host(&parts), "api.example.com");
-    }
-
-    #[test]
-    fn host_comes_from_authority_for_http2() {
-        let request = Request::builder()
-            .uri("http://h2.example.com:8080/v1/chat/completions")
-            .body(())
-            .expect("request");
-        let (parts, ()) = request.into_parts();
-        assert_eq!(request_host(&parts), "h2.example.com");
-    }
-
-    #[test]
-    fn hop_by_hop_and_connection_listed_headers_are_removed() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("keep-alive, x-private"),
-        );
-        headers.insert("x-private", HeaderValue::from_static("1"));
-        headers.insert("proxy-foo", HeaderValue::from_static("1"));
-        headers.insert(
-            header::TRANSFER_ENCODING,
-            HeaderValue::from_static("chunked"),
-        );
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        strip_hop_by_hop(&mut headers);
-        assert_eq!(headers.len(), 1);
-        assert!(headers.contains_key(header::CONTENT_TYPE));
-    }
-
-    #[test]
     fn upstream_uri_joins_base_prefix_path_and_query() {
         let origin = parse_origin("s", "https://api.example.com/openai/").expect("origin");
-        let uri = upstream_uri(&origin, "/v1/chat/completions", Some("a=1")).expect("uri");
+        let uri = upstream_uri(&origin, None, "/v1/chat/completions", Some("a=1")).expect("uri");
         assert_eq!(
             uri,
             "https://api.example.com/openai/v1/chat/completions?a=1"

@@ -536,3 +536,22 @@ async fn slow_clients_are_closed_by_the_header_read_timeout() {
         "closed too early: {elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn client_disconnect_before_the_upstream_head_abandons_the_upstream_request() {
+    let mut h = start().await;
+    let stream = raw_request(
+        h.gateway_addr,
+        &format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: gw.test\r\nx-stub-mode: hang-head\r\ncontent-length: {}\r\n\r\n{CHAT_BODY}",
+            CHAT_BODY.len()
+        ),
+    )
+    .await;
+    let _seen = h.stub.seen.recv().await.expect("stub saw the request");
+    drop(stream);
+    tokio::time::timeout(Duration::from_secs(1), h.stub.body_dropped.recv())
+        .await
+        .expect("upstream request still pending 1 s after the client left")
+        .expect("stub alive");
+}

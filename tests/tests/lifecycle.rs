@@ -104,9 +104,13 @@ fn sigterm_drains_in_flight_streams_and_refuses_new_connections() {
         }
     };
 
-    stream
-        .read_to_end(Instant::now() + WAIT)
-        .expect("the in-flight stream completes after SIGTERM");
+    if let Err(error) = stream.read_to_end(Instant::now() + WAIT) {
+        panic!(
+            "the in-flight stream did not complete after SIGTERM ({error}, {:?} after SIGTERM); received:\n{}",
+            terminated_at.elapsed(),
+            stream.text_so_far()
+        );
+    }
     let finished_at = Instant::now();
     assert!(
         refused_at < finished_at,

@@ -9,4 +9,6 @@
 pub mod generated_plan;
 pub mod matchit_matcher;
 pub mod requests;
+/// Written by `bench/gen_routes200.py`.
+#[rustfmt::skip]
 pub mod route_table;

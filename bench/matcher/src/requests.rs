@@ -49,24 +49,49 @@ pub fn request_mix(plan: &Plan, table: &[TableEntry]) -> Vec<Request> {
         let mut first = None;
         for route in routes {
             first.get_or_insert(route.path);
-            push(&mut requests, &host, format!("{base}{}", route.path), Method::Post);
+            push(
+                &mut requests,
+                &host,
+                format!("{base}{}", route.path),
+                Method::Post,
+            );
         }
         if let Some(path) = first {
             push(&mut requests, &host, format!("{base}{path}"), Method::Get);
         }
-        push(&mut requests, &host, format!("{base}/v1/embeddings"), Method::Post);
+        push(
+            &mut requests,
+            &host,
+            format!("{base}/v1/embeddings"),
+            Method::Post,
+        );
     }
     let mut domains: Vec<&str> = table.iter().map(|e| e.domain).collect();
     domains.dedup();
     for domain in &domains {
         let host = concrete_host(domain, 7);
-        push(&mut requests, &host, "/unknown/v1/chat/completions".into(), Method::Post);
+        push(
+            &mut requests,
+            &host,
+            "/unknown/v1/chat/completions".into(),
+            Method::Post,
+        );
         if let Some(suffix) = domain.strip_prefix("*.") {
-            push(&mut requests, suffix, "/v1/chat/completions".into(), Method::Post);
+            push(
+                &mut requests,
+                suffix,
+                "/v1/chat/completions".into(),
+                Method::Post,
+            );
         }
     }
     for host in ["example.com", "api.acme.example.org", "localhost"] {
-        push(&mut requests, host, "/v1/chat/completions".into(), Method::Post);
+        push(
+            &mut requests,
+            host,
+            "/v1/chat/completions".into(),
+            Method::Post,
+        );
     }
     shuffle(&mut requests, 0x5eed);
     requests

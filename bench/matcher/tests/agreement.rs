@@ -35,9 +35,15 @@ fn the_table_has_200_routes_and_the_mix_hits_each_of_them() {
 fn the_mix_contains_every_kind_of_answer() {
     let mut kinds = HashSet::new();
     for r in request_mix(&PLAN, TABLE) {
-        kinds.insert(std::mem::discriminant(&(PLAN.match_route)(&r.host, &r.path, r.method)));
+        kinds.insert(std::mem::discriminant(&(PLAN.match_route)(
+            &r.host, &r.path, r.method,
+        )));
     }
-    assert_eq!(kinds.len(), 4, "found, method not allowed, no route, not found");
+    assert_eq!(
+        kinds.len(),
+        4,
+        "found, method not allowed, no route, not found"
+    );
 }
 
 #[test]

@@ -240,6 +240,7 @@ pub struct Seen {
 /// - `late-content`: pings for 100 ms, then one content event and `[DONE]`
 /// - `endless`: a content event every 50 ms, forever
 /// - `slow-head`: the head after 2 s
+/// - `hang-head`: never answers; reports on `body_dropped` when abandoned
 pub struct Stub {
     pub addr: SocketAddr,
     pub seen: mpsc::UnboundedReceiver<Seen>,
@@ -385,6 +386,16 @@ pub async fn start_stub() -> Stub {
                                 let _ = tx.send(Bytes::from_static(b"\ndata: [DONE]\n\n"));
                             });
                             sse_response(rx, dropped_tx)
+                        }
+                        "hang-head" => {
+                            // Never answers; reports when the gateway gives up
+                            // on it (the stub's server drops this future).
+                            let _guard = ChannelBody {
+                                frames: mpsc::unbounded_channel().1,
+                                on_drop: dropped_tx,
+                            };
+                            std::future::pending::<()>().await;
+                            unreachable!()
                         }
                         "slow-head" => {
                             tokio::time::sleep(Duration::from_secs(2)).await;
