@@ -287,6 +287,10 @@ def machine_lines() -> list:
     ]
 
 
+def fmt_list(values) -> str:
+    return ", ".join(f"{v:.1f}" for v in values)
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -320,7 +324,9 @@ def render(r: dict) -> str:
         f"c=32 runs last {r['load_seconds']} s, c=1 runs {r['latency_seconds']} s, "
         f"time to first token over {r['ttft_requests']} sequential streams per run. "
         f"Gateway built from scratch spec in {r['first_build_s']:.1f} s (first build in this run).",
-        "Nginx columns are sums over its master and worker processes.",
+        "Nginx columns are sums over its master and worker processes. Ratios and added times are "
+        "medians of per-run values (each run measures direct, gateway and nginx back to back).",
+        f"Per-run CPU µs/request: gateway {fmt_list(r['cpu_runs_gateway'])}, nginx {fmt_list(r['cpu_runs_nginx'])}.",
     ]
     return "\n".join(rows + notes)
 
@@ -389,7 +395,10 @@ def main() -> None:
         for name in targets:
             r[f"rps_{name}"] = median(rps[name])
         r["cpu_gateway"], r["cpu_nginx"] = median(cpu["gateway"]), median(cpu["nginx"])
-        r["cpu_ratio"] = r["cpu_gateway"] / r["cpu_nginx"]
+        r["cpu_runs_gateway"], r["cpu_runs_nginx"] = cpu["gateway"], cpu["nginx"]
+        # Runs are interleaved, so each run's pair saw the same machine state:
+        # the median of per-run ratios resists drift better than a ratio of medians.
+        r["cpu_ratio"] = median([g / n for g, n in zip(cpu["gateway"], cpu["nginx"])])
         r["rss_load_gateway"], r["rss_load_nginx"] = rss_load["gateway"], rss_load["nginx"]
 
         log("phase 2: p50 latency at c=1, everything on core 0")
@@ -402,7 +411,7 @@ def main() -> None:
         for name in targets:
             r[f"p50_{name}"] = median(p50[name])
         for proxy in ("gateway", "nginx"):
-            r[f"p50_added_{proxy}"] = r[f"p50_{proxy}"] - r["p50_direct"]
+            r[f"p50_added_{proxy}"] = median([p - d for p, d in zip(p50[proxy], p50["direct"])])
 
         log("phase 3: time to first token (SSE), everything on core 0")
         ttft = {name: [] for name in targets}
@@ -417,7 +426,7 @@ def main() -> None:
         for name in targets:
             r[f"ttft_{name}"] = median(ttft[name])
         for proxy in ("gateway", "nginx"):
-            r[f"ttft_added_{proxy}"] = r[f"ttft_{proxy}"] - r["ttft_direct"]
+            r[f"ttft_added_{proxy}"] = median([p - d for p, d in zip(ttft[proxy], ttft["direct"])])
 
         for process in (gateway, nginx, mock):
             stop(process)

@@ -974,52 +974,72 @@ pub(crate) mod tests {
     fn bases_are_tried_longest_first_and_slash_catches_the_rest() {
         let text = generated(&sample_plan());
         let site = function(&text, "site_0");
-        let team = site
-            .find("codegen::strip_base(path, \"/team/a\")")
-            .expect(site);
-        let root = site.find("match path {").expect(site);
-        assert!(team < root);
-        assert!(
-            has(site, "codegen::RouteMatch::Found { route: 2, base_len: 7 }"),
-            "{site}"
+        let team = position(
+            site,
+            "if let Some(rest) = codegen::strip_base(path, \"/team/a\") { return paths_team_a(rest, method); }",
         );
-        assert!(
-            has(site, "codegen::RouteMatch::Found { route: 0, base_len: 0 }"),
-            "{site}"
-        );
+        let root = position(site, "paths_chat(path, method)");
+        assert!(team.is_some() && team < root, "{site}");
         assert!(!site.contains("NotFound"), "`/` owns every path: {site}");
+    }
+
+    #[test]
+    fn each_model_api_gets_one_path_matcher_shared_by_its_sites() {
+        let text = generated(&sample_plan());
+        assert_eq!(text.matches("fn paths_chat(").count(), 1);
+        assert_eq!(
+            text.matches("paths_chat(path, method)").count(),
+            2,
+            "site_0 and site_2"
+        );
+        let chat = function(&text, "paths_chat");
+        assert!(
+            has(
+                chat,
+                "\"/v1/completions\" => { if codegen::Methods::POST.contains(method) { codegen::RouteMatch::Found { route: 1, base_len: 0 } }"
+            ),
+            "{chat}"
+        );
+        let team = function(&text, "paths_team_a");
+        assert!(
+            has(team, "codegen::RouteMatch::Found { route: 2, base_len: 7 }"),
+            "{team}"
+        );
+        assert!(text.contains(
+            "/// Paths below `/team/a` of ModelAPI `team-a` (team-a.yaml).\nfn paths_team_a("
+        ));
     }
 
     #[test]
     fn one_path_with_two_methods_tries_both_then_reports_both_allowed() {
         let text = generated(&sample_plan());
-        let site = function(&text, "site_0");
+        let team = function(&text, "paths_team_a");
         assert!(
-            site.contains("if codegen::Methods::POST.contains(method) {"),
-            "{site}"
+            has(team, "if codegen::Methods::POST.contains(method) {"),
+            "{team}"
         );
         assert!(
-            site.contains("} else if codegen::Methods::GET.contains(method) {"),
-            "{site}"
+            has(team, "} else if codegen::Methods::GET.contains(method) {"),
+            "{team}"
         );
         assert!(
             has(
-                site,
+                team,
                 "allowed: codegen::Methods::GET.union(codegen::Methods::POST)"
             ),
-            "{site}"
+            "{team}"
         );
         assert!(
             has(
-                site,
+                team,
                 "_ => { codegen::RouteMatch::NoRoute { model_api: 1 } }"
             ),
-            "{site}"
+            "{team}"
         );
         assert_eq!(
-            site.matches("\"/v1/chat/completions\" =>").count(),
-            2,
-            "one arm per base"
+            team.matches("\"/v1/chat/completions\" =>").count(),
+            1,
+            "one arm per path"
         );
     }
 
@@ -1028,14 +1048,20 @@ pub(crate) mod tests {
         let text = generated(&sample_plan());
         let site = function(&text, "site_1");
         assert!(
-            site.starts_with("fn site_1(path: &str, _method: codegen::Method)"),
+            has(
+                site,
+                "if let Some(rest) = codegen::strip_base(path, \"/team\") { return paths_team_a_2(rest, method); } codegen::RouteMatch::NotFound"
+            ),
             "{site}"
         );
+        let paths = function(&text, "paths_team_a_2");
         assert!(
-            site.contains("if codegen::strip_base(path, \"/team\").is_some() {"),
-            "{site}"
+            has(
+                paths,
+                "fn paths_team_a_2(_rest: &str, _method: codegen::Method) -> codegen::RouteMatch { codegen::RouteMatch::NoRoute { model_api: 2 }"
+            ),
+            "{paths}"
         );
-        assert!(site.contains("codegen::RouteMatch::NotFound"), "{site}");
     }
 
     #[test]
