@@ -323,7 +323,8 @@ def render(r: dict) -> str:
         f"nginx {r['nginx_version']}, wrk {r['wrk_version']}. Medians of {r['reps']} runs; "
         f"c=32 runs last {r['load_seconds']} s, c=1 runs {r['latency_seconds']} s, "
         f"time to first token over {r['ttft_requests']} sequential streams per run. "
-        f"Gateway built from scratch spec in {r['first_build_s']:.1f} s (first build in this run).",
+        f"First `gatesmith build` of the bench spec in this run: {r['first_build_s']:.1f} s "
+        "(its crate may be cached from an earlier run).",
         "Nginx columns are sums over its master and worker processes. Ratios and added times are "
         "medians of per-run values (each run measures direct, gateway and nginx back to back).",
         f"Per-run CPU µs/request: gateway {fmt_list(r['cpu_runs_gateway'])}, nginx {fmt_list(r['cpu_runs_nginx'])}.",
@@ -343,6 +344,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave README and results alone")
     args = parser.parse_args()
 
+    started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="gatesmith-bench-")
     mock_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
     r = {"reps": args.reps, "load_seconds": args.load_seconds,
@@ -455,6 +457,7 @@ def main() -> None:
             stop(process)
         shutil.rmtree(tmp, ignore_errors=True)
 
+    log(f"measuring took {time.monotonic() - started:.0f} s")
     report = "\n".join(machine_lines()) + "\n\n" + render(r) + "\n"
     print(report)
     if not args.no_write:

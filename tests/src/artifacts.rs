@@ -39,13 +39,13 @@ pub fn gateway_binary(spec: &str) -> PathBuf {
     let compiler = compiler_binary();
     let key = format!("gateway-{}", spec.replace(['/', '\\', '.'], "_"));
     once_per_run(&key, || {
-        let out = workspace::scratch_dir().join("gateways").join(&key);
+        // The default crate folder (`target/gateways/<env>/`), the one
+        // `gatesmith run` uses too: two folders for one gateway package would
+        // make cargo rebuild it each time the other one builds.
         let mut command = Command::new(&compiler);
         command
             .arg("build")
             .arg(workspace::spec_dir(spec))
-            .arg("--out")
-            .arg(&out)
             .env("GATESMITH_HOME", workspace::root())
             .current_dir(workspace::root());
         let output = run_command(command, BUILD_TIMEOUT);

@@ -87,6 +87,16 @@ impl RunningServer {
     /// Starts `program args...`, waits (with a deadline) for the line announcing the address.
     /// stderr is inherited, so the test runner shows it when a test fails.
     pub fn start(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::start_within(program, args, envs, STARTUP_TIMEOUT)
+    }
+
+    /// Like [`RunningServer::start`], for programs that do work (a build) before listening.
+    pub fn start_within(
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        startup_timeout: Duration,
+    ) -> Self {
         let mut child = Command::new(program)
             .args(args)
             .envs(envs.iter().copied())
@@ -97,7 +107,7 @@ impl RunningServer {
             .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let lines = forward_lines(child.stdout.take(), Arc::clone(&stdout));
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let deadline = Instant::now() + startup_timeout;
         let addr = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
@@ -110,7 +120,7 @@ impl RunningServer {
                     let _ = child.kill();
                     let _ = child.wait();
                     panic!(
-                        "{} printed no `listening on http://ADDR` line within {STARTUP_TIMEOUT:?}; stdout so far: {:?}",
+                        "{} printed no `listening on http://ADDR` line within {startup_timeout:?}; stdout so far: {:?}",
                         program.display(),
                         stdout.lock().map(|lines| lines.clone()).unwrap_or_default()
                     );

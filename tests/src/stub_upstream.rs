@@ -60,7 +60,7 @@ pub struct StubUpstream {
 }
 
 impl StubUpstream {
-    /// Listens on `addr` (e.g. `127.0.0.1:47311`) and answers every request with `reply`.
+    /// Listens on `addr` (e.g. `127.0.0.1:29311`) and answers every request with `reply`.
     pub fn start(addr: &str, reply: StubReply) -> Self {
         let listener = TcpListener::bind(addr)
             .unwrap_or_else(|error| panic!("stub upstream cannot listen on {addr}: {error}"));

@@ -109,7 +109,28 @@ fn host_matching_ignores_the_port() {
             .host(host)
             .send(gateway.addr());
         assert_eq!(response.status, 200, "Host {host}: {}", response.text());
-        response.json()["model"].clone()
+        let model = response.json()["model"].clone();
+        // The debugging headers name what served the request; they agree with the body.
+        let api = if model == json!("hosted-model") {
+            "hosted"
+        } else {
+            "chat"
+        };
+        assert_eq!(
+            response.header("x-gatesmith-model-api"),
+            Some(api),
+            "Host {host}"
+        );
+        assert_eq!(
+            response.header("x-gatesmith-service"),
+            Some("mock"),
+            "Host {host}"
+        );
+        assert_eq!(
+            response.header("x-gatesmith-model").map(|m| json!(m)),
+            Some(model.clone())
+        );
+        model
     };
     assert_eq!(model_for_host("api.example.test"), json!("hosted-model"));
     assert_eq!(

@@ -23,7 +23,7 @@ fn client_disconnect_mid_stream_cancels_the_upstream_request() {
         .map(|i| json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": format!("w{i} ")}}]}).to_string())
         .collect();
     let stub = StubUpstream::start(
-        "127.0.0.1:47314",
+        "127.0.0.1:29314",
         StubReply::SlowStream {
             events,
             interval: Duration::from_millis(100),

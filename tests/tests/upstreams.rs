@@ -16,7 +16,7 @@ fn base_path_is_stripped_and_the_service_key_replaces_the_clients() {
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "from the stub"}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}
     });
-    let stub = StubUpstream::start("127.0.0.1:47311", StubReply::Json(canned.to_string()));
+    let stub = StubUpstream::start("127.0.0.1:29311", StubReply::Json(canned.to_string()));
     let gateway = Gateway::e2e();
     let sent = json!({"model": "client-model", "messages": [{"role": "user", "content": "hi"}]});
 
@@ -53,7 +53,7 @@ fn base_path_is_stripped_and_the_service_key_replaces_the_clients() {
 
 #[test]
 fn standalone_mock_upstream_answers_and_streams_through_the_gateway() {
-    let _mock = RunningServer::start(&mock_binary(), &["--listen", "127.0.0.1:47312"], &[]);
+    let _mock = RunningServer::start(&mock_binary(), &["--listen", "127.0.0.1:29312"], &[]);
     let gateway = Gateway::e2e();
     let mut request =
         json!({"model": "client-model", "messages": [{"role": "user", "content": "hi"}]});

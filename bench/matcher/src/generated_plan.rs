@@ -4825,3862 +4825,4378 @@ fn match_route(host: &str, path: &str, method: codegen::Method) -> codegen::Rout
     }
 }
 
-/// Base paths of host `ai.initech.example`, longest first:
-/// - `/llm/video/api`: ModelAPI `h03-video-openai` (host-03.yaml)
-/// - `/teams/support`: ModelAPI `h03-support-anthropic` (host-03.yaml)
-/// - `/llm/risk/api`: ModelAPI `h03-risk-openai` (host-03.yaml)
-/// - `/v2/search-3`: ModelAPI `h03-search-openai` (host-03.yaml)
-/// - `/teams/mail`: ModelAPI `h03-mail-openai` (host-03.yaml)
-/// - `/v2/maps-3`: ModelAPI `h03-maps-openai` (host-03.yaml)
-/// - `/v2/pay-3`: ModelAPI `h03-pay-anthropic` (host-03.yaml)
-/// - `/docs`: ModelAPI `h03-docs-anthropic` (host-03.yaml)
-/// - `/ads`: ModelAPI `h03-ads-openai` (host-03.yaml)
-/// - `/ops`: ModelAPI `h03-ops-openai` (host-03.yaml)
+/// Base paths of host `ai.initech.example`, longest first; the first match owns the request.
 fn site_0(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/video/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 65,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 39,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 66,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 39,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 39,
-                }
-            }
-        };
+        return paths_h03_video_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/support") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 64,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 38,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 38,
-                }
-            }
-        };
+        return paths_h03_support_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/risk/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 60,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 36,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 61,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 36,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 36,
-                }
-            }
-        };
+        return paths_h03_risk_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/search-3") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 62,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 37,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 63,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 37,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 37,
-                }
-            }
-        };
+        return paths_h03_search_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/mail") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 53,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 32,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 54,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 32,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 32,
-                }
-            }
-        };
+        return paths_h03_mail_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/maps-3") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 55,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 33,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 56,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 33,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 33,
-                }
-            }
-        };
+        return paths_h03_maps_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/pay-3") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 59,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 35,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 35,
-                }
-            }
-        };
+        return paths_h03_pay_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/docs") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 52,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 31,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 31,
-                }
-            }
-        };
+        return paths_h03_docs_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/ads") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 50,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 30,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 51,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 30,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 30,
-                }
-            }
-        };
+        return paths_h03_ads_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/ops") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 57,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 34,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 58,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 34,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 34,
-                }
-            }
-        };
+        return paths_h03_ops_openai(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `api.acme.example`, longest first:
-/// - `/llm/support/api`: ModelAPI `h00-support-anthropic` (host-00.yaml)
-/// - `/llm/mail/api`: ModelAPI `h00-mail-openai` (host-00.yaml)
-/// - `/teams/docs`: ModelAPI `h00-docs-anthropic` (host-00.yaml)
-/// - `/v2/video-0`: ModelAPI `h00-video-openai` (host-00.yaml)
-/// - `/teams/ads`: ModelAPI `h00-ads-openai` (host-00.yaml)
-/// - `/teams/ops`: ModelAPI `h00-ops-openai` (host-00.yaml)
-/// - `/v2/risk-0`: ModelAPI `h00-risk-openai` (host-00.yaml)
-/// - `/search`: ModelAPI `h00-search-openai` (host-00.yaml)
-/// - `/maps`: ModelAPI `h00-maps-openai` (host-00.yaml)
-/// - `/pay`: ModelAPI `h00-pay-anthropic` (host-00.yaml)
+/// Base paths of host `api.acme.example`, longest first; the first match owns the request.
 fn site_1(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/support/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 14,
-                        base_len: 16,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 8,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 8,
-                }
-            }
-        };
+        return paths_h00_support_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/mail/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 3,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 2,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 4,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 2,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 2,
-                }
-            }
-        };
+        return paths_h00_mail_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/docs") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 2,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 1,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 1,
-                }
-            }
-        };
+        return paths_h00_docs_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/video-0") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 15,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 9,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 16,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 9,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 9,
-                }
-            }
-        };
+        return paths_h00_video_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/ads") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 0,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 0,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 1,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 0,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 0,
-                }
-            }
-        };
+        return paths_h00_ads_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/ops") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 7,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 4,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 8,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 4,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 4,
-                }
-            }
-        };
+        return paths_h00_ops_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/risk-0") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 10,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 6,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 11,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 6,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 6,
-                }
-            }
-        };
+        return paths_h00_risk_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/search") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 12,
-                        base_len: 7,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 7,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 13,
-                        base_len: 7,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 7,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 7,
-                }
-            }
-        };
+        return paths_h00_search_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/maps") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 5,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 3,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 6,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 3,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 3,
-                }
-            }
-        };
+        return paths_h00_maps_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/pay") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 9,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 5,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 5,
-                }
-            }
-        };
+        return paths_h00_pay_anthropic(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `api.hooli.example`, longest first:
-/// - `/llm/docs/api`: ModelAPI `h05-docs-openai` (host-05.yaml)
-/// - `/teams/search`: ModelAPI `h05-search-anthropic` (host-05.yaml)
-/// - `/v2/support-5`: ModelAPI `h05-support-openai` (host-05.yaml)
-/// - `/llm/ads/api`: ModelAPI `h05-ads-openai` (host-05.yaml)
-/// - `/llm/ops/api`: ModelAPI `h05-ops-anthropic` (host-05.yaml)
-/// - `/teams/maps`: ModelAPI `h05-maps-openai` (host-05.yaml)
-/// - `/teams/pay`: ModelAPI `h05-pay-openai` (host-05.yaml)
-/// - `/v2/mail-5`: ModelAPI `h05-mail-anthropic` (host-05.yaml)
-/// - `/video`: ModelAPI `h05-video-openai` (host-05.yaml)
-/// - `/risk`: ModelAPI `h05-risk-anthropic` (host-05.yaml)
+/// Base paths of host `api.hooli.example`, longest first; the first match owns the request.
 fn site_2(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/docs/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 86,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 51,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 87,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 51,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 51,
-                }
-            }
-        };
+        return paths_h05_docs_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/search") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 95,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 57,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 57,
-                }
-            }
-        };
+        return paths_h05_search_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/support-5") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 96,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 58,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 97,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 58,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 58,
-                }
-            }
-        };
+        return paths_h05_support_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/ads/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 84,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 50,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 85,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 50,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 50,
-                }
-            }
-        };
+        return paths_h05_ads_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/ops/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 91,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 54,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 54,
-                }
-            }
-        };
+        return paths_h05_ops_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/maps") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 89,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 53,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 90,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 53,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 53,
-                }
-            }
-        };
+        return paths_h05_maps_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/pay") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 92,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 55,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 93,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 55,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 55,
-                }
-            }
-        };
+        return paths_h05_pay_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/mail-5") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 88,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 52,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 52,
-                }
-            }
-        };
+        return paths_h05_mail_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/video") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 98,
-                        base_len: 6,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 59,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 99,
-                        base_len: 6,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 59,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 59,
-                }
-            }
-        };
+        return paths_h05_video_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/risk") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 94,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 56,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 56,
-                }
-            }
-        };
+        return paths_h05_risk_anthropic(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `chat.stark.example`, longest first:
-/// - `/llm/search/api`: ModelAPI `h06-search-openai` (host-06.yaml)
-/// - `/llm/maps/api`: ModelAPI `h06-maps-openai` (host-06.yaml)
-/// - `/llm/pay/api`: ModelAPI `h06-pay-anthropic` (host-06.yaml)
-/// - `/teams/video`: ModelAPI `h06-video-openai` (host-06.yaml)
-/// - `/teams/risk`: ModelAPI `h06-risk-openai` (host-06.yaml)
-/// - `/v2/docs-6`: ModelAPI `h06-docs-anthropic` (host-06.yaml)
-/// - `/v2/ads-6`: ModelAPI `h06-ads-openai` (host-06.yaml)
-/// - `/v2/ops-6`: ModelAPI `h06-ops-openai` (host-06.yaml)
-/// - `/support`: ModelAPI `h06-support-anthropic` (host-06.yaml)
-/// - `/mail`: ModelAPI `h06-mail-openai` (host-06.yaml)
+/// Base paths of host `chat.stark.example`, longest first; the first match owns the request.
 fn site_3(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/search/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 112,
-                        base_len: 15,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 67,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 113,
-                        base_len: 15,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 67,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 67,
-                }
-            }
-        };
+        return paths_h06_search_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/maps/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 105,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 63,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 106,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 63,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 63,
-                }
-            }
-        };
+        return paths_h06_maps_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/pay/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 109,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 65,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 65,
-                }
-            }
-        };
+        return paths_h06_pay_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/video") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 115,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 69,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 116,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 69,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 69,
-                }
-            }
-        };
+        return paths_h06_video_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/risk") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 110,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 66,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 111,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 66,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 66,
-                }
-            }
-        };
+        return paths_h06_risk_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/docs-6") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 102,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 61,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 61,
-                }
-            }
-        };
+        return paths_h06_docs_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/ads-6") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 100,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 60,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 101,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 60,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 60,
-                }
-            }
-        };
+        return paths_h06_ads_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/ops-6") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 107,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 64,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 108,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 64,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 64,
-                }
-            }
-        };
+        return paths_h06_ops_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/support") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 114,
-                        base_len: 8,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 68,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 68,
-                }
-            }
-        };
+        return paths_h06_support_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/mail") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 103,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 62,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 104,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 62,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 62,
-                }
-            }
-        };
+        return paths_h06_mail_openai(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `gateway.globex.example`, longest first:
-/// - `/llm/search/api`: ModelAPI `h02-search-anthropic` (host-02.yaml)
-/// - `/llm/maps/api`: ModelAPI `h02-maps-openai` (host-02.yaml)
-/// - `/llm/pay/api`: ModelAPI `h02-pay-openai` (host-02.yaml)
-/// - `/teams/video`: ModelAPI `h02-video-openai` (host-02.yaml)
-/// - `/teams/risk`: ModelAPI `h02-risk-anthropic` (host-02.yaml)
-/// - `/v2/docs-2`: ModelAPI `h02-docs-openai` (host-02.yaml)
-/// - `/v2/ads-2`: ModelAPI `h02-ads-openai` (host-02.yaml)
-/// - `/v2/ops-2`: ModelAPI `h02-ops-anthropic` (host-02.yaml)
-/// - `/support`: ModelAPI `h02-support-openai` (host-02.yaml)
-/// - `/mail`: ModelAPI `h02-mail-anthropic` (host-02.yaml)
+/// Base paths of host `gateway.globex.example`, longest first; the first match owns the request.
 fn site_4(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/search/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 45,
-                        base_len: 15,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 27,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 27,
-                }
-            }
-        };
+        return paths_h02_search_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/maps/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 39,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 23,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 40,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 23,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 23,
-                }
-            }
-        };
+        return paths_h02_maps_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/pay/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 42,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 25,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 43,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 25,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 25,
-                }
-            }
-        };
+        return paths_h02_pay_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/video") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 48,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 29,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 49,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 29,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 29,
-                }
-            }
-        };
+        return paths_h02_video_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/risk") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 44,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 26,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 26,
-                }
-            }
-        };
+        return paths_h02_risk_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/docs-2") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 36,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 21,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 37,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 21,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 21,
-                }
-            }
-        };
+        return paths_h02_docs_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/ads-2") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 34,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 20,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 35,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 20,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 20,
-                }
-            }
-        };
+        return paths_h02_ads_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/ops-2") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 41,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 24,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 24,
-                }
-            }
-        };
+        return paths_h02_ops_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/support") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 46,
-                        base_len: 8,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 28,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 47,
-                        base_len: 8,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 28,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 28,
-                }
-            }
-        };
+        return paths_h02_support_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/mail") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 38,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 22,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 22,
-                }
-            }
-        };
+        return paths_h02_mail_anthropic(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `inference.umbrella.example`, longest first:
-/// - `/llm/support/api`: ModelAPI `h04-support-openai` (host-04.yaml)
-/// - `/llm/mail/api`: ModelAPI `h04-mail-openai` (host-04.yaml)
-/// - `/teams/docs`: ModelAPI `h04-docs-openai` (host-04.yaml)
-/// - `/v2/video-4`: ModelAPI `h04-video-anthropic` (host-04.yaml)
-/// - `/teams/ads`: ModelAPI `h04-ads-anthropic` (host-04.yaml)
-/// - `/teams/ops`: ModelAPI `h04-ops-openai` (host-04.yaml)
-/// - `/v2/risk-4`: ModelAPI `h04-risk-openai` (host-04.yaml)
-/// - `/search`: ModelAPI `h04-search-openai` (host-04.yaml)
-/// - `/maps`: ModelAPI `h04-maps-anthropic` (host-04.yaml)
-/// - `/pay`: ModelAPI `h04-pay-openai` (host-04.yaml)
+/// Base paths of host `inference.umbrella.example`, longest first; the first match owns the request.
 fn site_5(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/support/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 81,
-                        base_len: 16,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 48,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 82,
-                        base_len: 16,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 48,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 48,
-                }
-            }
-        };
+        return paths_h04_support_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/mail/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 70,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 42,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 71,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 42,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 42,
-                }
-            }
-        };
+        return paths_h04_mail_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/docs") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 68,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 41,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 69,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 41,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 41,
-                }
-            }
-        };
+        return paths_h04_docs_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/video-4") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 83,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 49,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 49,
-                }
-            }
-        };
+        return paths_h04_video_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/ads") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 67,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 40,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 40,
-                }
-            }
-        };
+        return paths_h04_ads_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/ops") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 73,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 44,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 74,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 44,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 44,
-                }
-            }
-        };
+        return paths_h04_ops_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/risk-4") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 77,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 46,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 78,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 46,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 46,
-                }
-            }
-        };
+        return paths_h04_risk_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/search") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 79,
-                        base_len: 7,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 47,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 80,
-                        base_len: 7,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 47,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 47,
-                }
-            }
-        };
+        return paths_h04_search_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/maps") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 72,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 43,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 43,
-                }
-            }
-        };
+        return paths_h04_maps_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/pay") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 75,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 45,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 76,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 45,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 45,
-                }
-            }
-        };
+        return paths_h04_pay_openai(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `llm.acme.example`, longest first:
-/// - `/llm/docs/api`: ModelAPI `h01-docs-openai` (host-01.yaml)
-/// - `/teams/search`: ModelAPI `h01-search-openai` (host-01.yaml)
-/// - `/v2/support-1`: ModelAPI `h01-support-openai` (host-01.yaml)
-/// - `/llm/ads/api`: ModelAPI `h01-ads-anthropic` (host-01.yaml)
-/// - `/llm/ops/api`: ModelAPI `h01-ops-openai` (host-01.yaml)
-/// - `/teams/maps`: ModelAPI `h01-maps-anthropic` (host-01.yaml)
-/// - `/teams/pay`: ModelAPI `h01-pay-openai` (host-01.yaml)
-/// - `/v2/mail-1`: ModelAPI `h01-mail-openai` (host-01.yaml)
-/// - `/video`: ModelAPI `h01-video-anthropic` (host-01.yaml)
-/// - `/risk`: ModelAPI `h01-risk-openai` (host-01.yaml)
+/// Base paths of host `llm.acme.example`, longest first; the first match owns the request.
 fn site_6(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/docs/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 18,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 11,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 19,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 11,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 11,
-                }
-            }
-        };
+        return paths_h01_docs_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/search") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 29,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 17,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 30,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 17,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 17,
-                }
-            }
-        };
+        return paths_h01_search_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/support-1") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 31,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 18,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 32,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 18,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 18,
-                }
-            }
-        };
+        return paths_h01_support_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/ads/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 17,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 10,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 10,
-                }
-            }
-        };
+        return paths_h01_ads_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/ops/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 23,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 14,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 24,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 14,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 14,
-                }
-            }
-        };
+        return paths_h01_ops_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/maps") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 22,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 13,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 13,
-                }
-            }
-        };
+        return paths_h01_maps_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/pay") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 25,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 15,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 26,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 15,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 15,
-                }
-            }
-        };
+        return paths_h01_pay_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/mail-1") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 20,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 12,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 21,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 12,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 12,
-                }
-            }
-        };
+        return paths_h01_mail_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/video") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 33,
-                        base_len: 6,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 19,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 19,
-                }
-            }
-        };
+        return paths_h01_video_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/risk") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 27,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 16,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 28,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 16,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 16,
-                }
-            }
-        };
+        return paths_h01_risk_openai(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `models.wayne.example`, longest first:
-/// - `/llm/video/api`: ModelAPI `h07-video-anthropic` (host-07.yaml)
-/// - `/teams/support`: ModelAPI `h07-support-openai` (host-07.yaml)
-/// - `/llm/risk/api`: ModelAPI `h07-risk-openai` (host-07.yaml)
-/// - `/v2/search-7`: ModelAPI `h07-search-openai` (host-07.yaml)
-/// - `/teams/mail`: ModelAPI `h07-mail-openai` (host-07.yaml)
-/// - `/v2/maps-7`: ModelAPI `h07-maps-anthropic` (host-07.yaml)
-/// - `/v2/pay-7`: ModelAPI `h07-pay-openai` (host-07.yaml)
-/// - `/docs`: ModelAPI `h07-docs-openai` (host-07.yaml)
-/// - `/ads`: ModelAPI `h07-ads-anthropic` (host-07.yaml)
-/// - `/ops`: ModelAPI `h07-ops-openai` (host-07.yaml)
+/// Base paths of host `models.wayne.example`, longest first; the first match owns the request.
 fn site_7(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/video/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 133,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 79,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 79,
-                }
-            }
-        };
+        return paths_h07_video_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/support") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 131,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 78,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 132,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 78,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 78,
-                }
-            }
-        };
+        return paths_h07_support_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/risk/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 127,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 76,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 128,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 76,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 76,
-                }
-            }
-        };
+        return paths_h07_risk_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/search-7") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 129,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 77,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 130,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 77,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 77,
-                }
-            }
-        };
+        return paths_h07_search_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/mail") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 120,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 72,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 121,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 72,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 72,
-                }
-            }
-        };
+        return paths_h07_mail_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/maps-7") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 122,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 73,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 73,
-                }
-            }
-        };
+        return paths_h07_maps_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/pay-7") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 125,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 75,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 126,
-                        base_len: 9,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 75,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 75,
-                }
-            }
-        };
+        return paths_h07_pay_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/docs") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 118,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 71,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 119,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 71,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 71,
-                }
-            }
-        };
+        return paths_h07_docs_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/ads") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 117,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 70,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 70,
-                }
-            }
-        };
+        return paths_h07_ads_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/ops") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 123,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 74,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 124,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 74,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 74,
-                }
-            }
-        };
+        return paths_h07_ops_openai(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `*.apps.initech.cloud`, longest first:
-/// - `/llm/search/api`: ModelAPI `h10-search-openai` (host-10.yaml)
-/// - `/llm/maps/api`: ModelAPI `h10-maps-anthropic` (host-10.yaml)
-/// - `/llm/pay/api`: ModelAPI `h10-pay-openai` (host-10.yaml)
-/// - `/teams/video`: ModelAPI `h10-video-anthropic` (host-10.yaml)
-/// - `/teams/risk`: ModelAPI `h10-risk-openai` (host-10.yaml)
-/// - `/v2/docs-10`: ModelAPI `h10-docs-openai` (host-10.yaml)
-/// - `/v2/ads-10`: ModelAPI `h10-ads-anthropic` (host-10.yaml)
-/// - `/v2/ops-10`: ModelAPI `h10-ops-openai` (host-10.yaml)
-/// - `/support`: ModelAPI `h10-support-openai` (host-10.yaml)
-/// - `/mail`: ModelAPI `h10-mail-openai` (host-10.yaml)
+/// Base paths of host `*.apps.initech.cloud`, longest first; the first match owns the request.
 fn site_8(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/search/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 179,
-                        base_len: 15,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 107,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 180,
-                        base_len: 15,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 107,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 107,
-                }
-            }
-        };
+        return paths_h10_search_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/maps/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 172,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 103,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 103,
-                }
-            }
-        };
+        return paths_h10_maps_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/pay/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 175,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 105,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 176,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 105,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 105,
-                }
-            }
-        };
+        return paths_h10_pay_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/video") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 183,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 109,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 109,
-                }
-            }
-        };
+        return paths_h10_video_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/risk") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 177,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 106,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 178,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 106,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 106,
-                }
-            }
-        };
+        return paths_h10_risk_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/docs-10") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 168,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 101,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 169,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 101,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 101,
-                }
-            }
-        };
+        return paths_h10_docs_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/ads-10") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 167,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 100,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 100,
-                }
-            }
-        };
+        return paths_h10_ads_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/ops-10") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 173,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 104,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 174,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 104,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 104,
-                }
-            }
-        };
+        return paths_h10_ops_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/support") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 181,
-                        base_len: 8,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 108,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 182,
-                        base_len: 8,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 108,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 108,
-                }
-            }
-        };
+        return paths_h10_support_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/mail") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 170,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 102,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 171,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 102,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 102,
-                }
-            }
-        };
+        return paths_h10_mail_openai(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `*.svc.umbrella.cloud`, longest first:
-/// - `/llm/video/api`: ModelAPI `h11-video-openai` (host-11.yaml)
-/// - `/teams/support`: ModelAPI `h11-support-openai` (host-11.yaml)
-/// - `/llm/risk/api`: ModelAPI `h11-risk-anthropic` (host-11.yaml)
-/// - `/v2/search-11`: ModelAPI `h11-search-anthropic` (host-11.yaml)
-/// - `/teams/mail`: ModelAPI `h11-mail-anthropic` (host-11.yaml)
-/// - `/v2/maps-11`: ModelAPI `h11-maps-openai` (host-11.yaml)
-/// - `/v2/pay-11`: ModelAPI `h11-pay-openai` (host-11.yaml)
-/// - `/docs`: ModelAPI `h11-docs-openai` (host-11.yaml)
-/// - `/ads`: ModelAPI `h11-ads-openai` (host-11.yaml)
-/// - `/ops`: ModelAPI `h11-ops-anthropic` (host-11.yaml)
+/// Base paths of host `*.svc.umbrella.cloud`, longest first; the first match owns the request.
 fn site_9(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/video/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 198,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 119,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 199,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 119,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 119,
-                }
-            }
-        };
+        return paths_h11_video_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/support") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 196,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 118,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 197,
-                        base_len: 14,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 118,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 118,
-                }
-            }
-        };
+        return paths_h11_support_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/risk/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 194,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 116,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 116,
-                }
-            }
-        };
+        return paths_h11_risk_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/search-11") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 195,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 117,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 117,
-                }
-            }
-        };
+        return paths_h11_search_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/mail") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 188,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 112,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 112,
-                }
-            }
-        };
+        return paths_h11_mail_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/maps-11") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 189,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 113,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 190,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 113,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 113,
-                }
-            }
-        };
+        return paths_h11_maps_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/pay-11") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 192,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 115,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 193,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 115,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 115,
-                }
-            }
-        };
+        return paths_h11_pay_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/docs") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 186,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 111,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 187,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 111,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 111,
-                }
-            }
-        };
+        return paths_h11_docs_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/ads") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 184,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 110,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 185,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 110,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 110,
-                }
-            }
-        };
+        return paths_h11_ads_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/ops") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 191,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 114,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 114,
-                }
-            }
-        };
+        return paths_h11_ops_anthropic(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `*.tenants.acme.cloud`, longest first:
-/// - `/llm/support/api`: ModelAPI `h08-support-openai` (host-08.yaml)
-/// - `/llm/mail/api`: ModelAPI `h08-mail-anthropic` (host-08.yaml)
-/// - `/teams/docs`: ModelAPI `h08-docs-openai` (host-08.yaml)
-/// - `/v2/video-8`: ModelAPI `h08-video-openai` (host-08.yaml)
-/// - `/teams/ads`: ModelAPI `h08-ads-openai` (host-08.yaml)
-/// - `/teams/ops`: ModelAPI `h08-ops-anthropic` (host-08.yaml)
-/// - `/v2/risk-8`: ModelAPI `h08-risk-anthropic` (host-08.yaml)
-/// - `/search`: ModelAPI `h08-search-anthropic` (host-08.yaml)
-/// - `/maps`: ModelAPI `h08-maps-openai` (host-08.yaml)
-/// - `/pay`: ModelAPI `h08-pay-openai` (host-08.yaml)
+/// Base paths of host `*.tenants.acme.cloud`, longest first; the first match owns the request.
 fn site_10(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/support/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 146,
-                        base_len: 16,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 88,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 147,
-                        base_len: 16,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 88,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 88,
-                }
-            }
-        };
+        return paths_h08_support_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/mail/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 138,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 82,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 82,
-                }
-            }
-        };
+        return paths_h08_mail_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/docs") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 136,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 81,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 137,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 81,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 81,
-                }
-            }
-        };
+        return paths_h08_docs_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/video-8") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 148,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 89,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 149,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 89,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 89,
-                }
-            }
-        };
+        return paths_h08_video_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/ads") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 134,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 80,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 135,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 80,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 80,
-                }
-            }
-        };
+        return paths_h08_ads_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/ops") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 141,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 84,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 84,
-                }
-            }
-        };
+        return paths_h08_ops_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/risk-8") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 144,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 86,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 86,
-                }
-            }
-        };
+        return paths_h08_risk_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/search") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 145,
-                        base_len: 7,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 87,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 87,
-                }
-            }
-        };
+        return paths_h08_search_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/maps") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 139,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 83,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 140,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 83,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 83,
-                }
-            }
-        };
+        return paths_h08_maps_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/pay") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 142,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 85,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 143,
-                        base_len: 4,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 85,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 85,
-                }
-            }
-        };
+        return paths_h08_pay_openai(rest, method);
     }
     codegen::RouteMatch::NotFound
 }
 
-/// Base paths of host `*.eu.globex.cloud`, longest first:
-/// - `/llm/docs/api`: ModelAPI `h09-docs-anthropic` (host-09.yaml)
-/// - `/teams/search`: ModelAPI `h09-search-openai` (host-09.yaml)
-/// - `/v2/support-9`: ModelAPI `h09-support-anthropic` (host-09.yaml)
-/// - `/llm/ads/api`: ModelAPI `h09-ads-openai` (host-09.yaml)
-/// - `/llm/ops/api`: ModelAPI `h09-ops-openai` (host-09.yaml)
-/// - `/teams/maps`: ModelAPI `h09-maps-openai` (host-09.yaml)
-/// - `/teams/pay`: ModelAPI `h09-pay-anthropic` (host-09.yaml)
-/// - `/v2/mail-9`: ModelAPI `h09-mail-openai` (host-09.yaml)
-/// - `/video`: ModelAPI `h09-video-openai` (host-09.yaml)
-/// - `/risk`: ModelAPI `h09-risk-openai` (host-09.yaml)
+/// Base paths of host `*.eu.globex.cloud`, longest first; the first match owns the request.
 fn site_11(path: &str, method: codegen::Method) -> codegen::RouteMatch {
     if let Some(rest) = codegen::strip_base(path, "/llm/docs/api") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 152,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 91,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 91,
-                }
-            }
-        };
+        return paths_h09_docs_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/search") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 162,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 97,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 163,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 97,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 97,
-                }
-            }
-        };
+        return paths_h09_search_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/support-9") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 164,
-                        base_len: 13,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 98,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 98,
-                }
-            }
-        };
+        return paths_h09_support_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/ads/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 150,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 90,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 151,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 90,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 90,
-                }
-            }
-        };
+        return paths_h09_ads_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/llm/ops/api") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 157,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 94,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 158,
-                        base_len: 12,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 94,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 94,
-                }
-            }
-        };
+        return paths_h09_ops_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/maps") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 155,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 93,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 156,
-                        base_len: 11,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 93,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 93,
-                }
-            }
-        };
+        return paths_h09_maps_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/teams/pay") {
-        return match rest {
-            "/v1/messages" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 159,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 95,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 95,
-                }
-            }
-        };
+        return paths_h09_pay_anthropic(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/v2/mail-9") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 153,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 92,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 154,
-                        base_len: 10,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 92,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 92,
-                }
-            }
-        };
+        return paths_h09_mail_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/video") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 165,
-                        base_len: 6,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 99,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 166,
-                        base_len: 6,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 99,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 99,
-                }
-            }
-        };
+        return paths_h09_video_openai(rest, method);
     }
     if let Some(rest) = codegen::strip_base(path, "/risk") {
-        return match rest {
-            "/v1/chat/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 160,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 96,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            "/v1/completions" => {
-                if codegen::Methods::POST.contains(method) {
-                    codegen::RouteMatch::Found {
-                        route: 161,
-                        base_len: 5,
-                    }
-                } else {
-                    codegen::RouteMatch::MethodNotAllowed {
-                        model_api: 96,
-                        allowed: codegen::Methods::POST,
-                    }
-                }
-            }
-            _ => {
-                codegen::RouteMatch::NoRoute {
-                    model_api: 96,
-                }
-            }
-        };
+        return paths_h09_risk_openai(rest, method);
     }
     codegen::RouteMatch::NotFound
+}
+
+/// Paths below `/teams/ads` of ModelAPI `h00-ads-openai` (host-00.yaml).
+fn paths_h00_ads_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 0,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 0,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 1,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 0,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 0,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/docs` of ModelAPI `h00-docs-anthropic` (host-00.yaml).
+fn paths_h00_docs_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 2,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 1,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 1,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/mail/api` of ModelAPI `h00-mail-openai` (host-00.yaml).
+fn paths_h00_mail_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 3,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 2,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 4,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 2,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 2,
+            }
+        }
+    }
+}
+
+/// Paths below `/maps` of ModelAPI `h00-maps-openai` (host-00.yaml).
+fn paths_h00_maps_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 5,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 3,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 6,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 3,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 3,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/ops` of ModelAPI `h00-ops-openai` (host-00.yaml).
+fn paths_h00_ops_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 7,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 4,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 8,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 4,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 4,
+            }
+        }
+    }
+}
+
+/// Paths below `/pay` of ModelAPI `h00-pay-anthropic` (host-00.yaml).
+fn paths_h00_pay_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 9,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 5,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 5,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/risk-0` of ModelAPI `h00-risk-openai` (host-00.yaml).
+fn paths_h00_risk_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 10,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 6,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 11,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 6,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 6,
+            }
+        }
+    }
+}
+
+/// Paths below `/search` of ModelAPI `h00-search-openai` (host-00.yaml).
+fn paths_h00_search_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 12,
+                    base_len: 7,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 7,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 13,
+                    base_len: 7,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 7,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 7,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/support/api` of ModelAPI `h00-support-anthropic` (host-00.yaml).
+fn paths_h00_support_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 14,
+                    base_len: 16,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 8,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 8,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/video-0` of ModelAPI `h00-video-openai` (host-00.yaml).
+fn paths_h00_video_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 15,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 9,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 16,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 9,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 9,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/ads/api` of ModelAPI `h01-ads-anthropic` (host-01.yaml).
+fn paths_h01_ads_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 17,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 10,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 10,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/docs/api` of ModelAPI `h01-docs-openai` (host-01.yaml).
+fn paths_h01_docs_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 18,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 11,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 19,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 11,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 11,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/mail-1` of ModelAPI `h01-mail-openai` (host-01.yaml).
+fn paths_h01_mail_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 20,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 12,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 21,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 12,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 12,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/maps` of ModelAPI `h01-maps-anthropic` (host-01.yaml).
+fn paths_h01_maps_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 22,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 13,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 13,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/ops/api` of ModelAPI `h01-ops-openai` (host-01.yaml).
+fn paths_h01_ops_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 23,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 14,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 24,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 14,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 14,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/pay` of ModelAPI `h01-pay-openai` (host-01.yaml).
+fn paths_h01_pay_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 25,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 15,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 26,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 15,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 15,
+            }
+        }
+    }
+}
+
+/// Paths below `/risk` of ModelAPI `h01-risk-openai` (host-01.yaml).
+fn paths_h01_risk_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 27,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 16,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 28,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 16,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 16,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/search` of ModelAPI `h01-search-openai` (host-01.yaml).
+fn paths_h01_search_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 29,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 17,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 30,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 17,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 17,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/support-1` of ModelAPI `h01-support-openai` (host-01.yaml).
+fn paths_h01_support_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 31,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 18,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 32,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 18,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 18,
+            }
+        }
+    }
+}
+
+/// Paths below `/video` of ModelAPI `h01-video-anthropic` (host-01.yaml).
+fn paths_h01_video_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 33,
+                    base_len: 6,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 19,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 19,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/ads-2` of ModelAPI `h02-ads-openai` (host-02.yaml).
+fn paths_h02_ads_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 34,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 20,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 35,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 20,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 20,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/docs-2` of ModelAPI `h02-docs-openai` (host-02.yaml).
+fn paths_h02_docs_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 36,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 21,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 37,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 21,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 21,
+            }
+        }
+    }
+}
+
+/// Paths below `/mail` of ModelAPI `h02-mail-anthropic` (host-02.yaml).
+fn paths_h02_mail_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 38,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 22,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 22,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/maps/api` of ModelAPI `h02-maps-openai` (host-02.yaml).
+fn paths_h02_maps_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 39,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 23,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 40,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 23,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 23,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/ops-2` of ModelAPI `h02-ops-anthropic` (host-02.yaml).
+fn paths_h02_ops_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 41,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 24,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 24,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/pay/api` of ModelAPI `h02-pay-openai` (host-02.yaml).
+fn paths_h02_pay_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 42,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 25,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 43,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 25,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 25,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/risk` of ModelAPI `h02-risk-anthropic` (host-02.yaml).
+fn paths_h02_risk_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 44,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 26,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 26,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/search/api` of ModelAPI `h02-search-anthropic` (host-02.yaml).
+fn paths_h02_search_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 45,
+                    base_len: 15,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 27,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 27,
+            }
+        }
+    }
+}
+
+/// Paths below `/support` of ModelAPI `h02-support-openai` (host-02.yaml).
+fn paths_h02_support_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 46,
+                    base_len: 8,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 28,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 47,
+                    base_len: 8,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 28,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 28,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/video` of ModelAPI `h02-video-openai` (host-02.yaml).
+fn paths_h02_video_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 48,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 29,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 49,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 29,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 29,
+            }
+        }
+    }
+}
+
+/// Paths below `/ads` of ModelAPI `h03-ads-openai` (host-03.yaml).
+fn paths_h03_ads_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 50,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 30,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 51,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 30,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 30,
+            }
+        }
+    }
+}
+
+/// Paths below `/docs` of ModelAPI `h03-docs-anthropic` (host-03.yaml).
+fn paths_h03_docs_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 52,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 31,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 31,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/mail` of ModelAPI `h03-mail-openai` (host-03.yaml).
+fn paths_h03_mail_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 53,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 32,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 54,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 32,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 32,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/maps-3` of ModelAPI `h03-maps-openai` (host-03.yaml).
+fn paths_h03_maps_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 55,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 33,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 56,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 33,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 33,
+            }
+        }
+    }
+}
+
+/// Paths below `/ops` of ModelAPI `h03-ops-openai` (host-03.yaml).
+fn paths_h03_ops_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 57,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 34,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 58,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 34,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 34,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/pay-3` of ModelAPI `h03-pay-anthropic` (host-03.yaml).
+fn paths_h03_pay_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 59,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 35,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 35,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/risk/api` of ModelAPI `h03-risk-openai` (host-03.yaml).
+fn paths_h03_risk_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 60,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 36,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 61,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 36,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 36,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/search-3` of ModelAPI `h03-search-openai` (host-03.yaml).
+fn paths_h03_search_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 62,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 37,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 63,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 37,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 37,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/support` of ModelAPI `h03-support-anthropic` (host-03.yaml).
+fn paths_h03_support_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 64,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 38,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 38,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/video/api` of ModelAPI `h03-video-openai` (host-03.yaml).
+fn paths_h03_video_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 65,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 39,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 66,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 39,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 39,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/ads` of ModelAPI `h04-ads-anthropic` (host-04.yaml).
+fn paths_h04_ads_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 67,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 40,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 40,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/docs` of ModelAPI `h04-docs-openai` (host-04.yaml).
+fn paths_h04_docs_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 68,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 41,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 69,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 41,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 41,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/mail/api` of ModelAPI `h04-mail-openai` (host-04.yaml).
+fn paths_h04_mail_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 70,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 42,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 71,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 42,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 42,
+            }
+        }
+    }
+}
+
+/// Paths below `/maps` of ModelAPI `h04-maps-anthropic` (host-04.yaml).
+fn paths_h04_maps_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 72,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 43,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 43,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/ops` of ModelAPI `h04-ops-openai` (host-04.yaml).
+fn paths_h04_ops_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 73,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 44,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 74,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 44,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 44,
+            }
+        }
+    }
+}
+
+/// Paths below `/pay` of ModelAPI `h04-pay-openai` (host-04.yaml).
+fn paths_h04_pay_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 75,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 45,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 76,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 45,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 45,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/risk-4` of ModelAPI `h04-risk-openai` (host-04.yaml).
+fn paths_h04_risk_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 77,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 46,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 78,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 46,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 46,
+            }
+        }
+    }
+}
+
+/// Paths below `/search` of ModelAPI `h04-search-openai` (host-04.yaml).
+fn paths_h04_search_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 79,
+                    base_len: 7,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 47,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 80,
+                    base_len: 7,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 47,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 47,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/support/api` of ModelAPI `h04-support-openai` (host-04.yaml).
+fn paths_h04_support_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 81,
+                    base_len: 16,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 48,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 82,
+                    base_len: 16,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 48,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 48,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/video-4` of ModelAPI `h04-video-anthropic` (host-04.yaml).
+fn paths_h04_video_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 83,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 49,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 49,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/ads/api` of ModelAPI `h05-ads-openai` (host-05.yaml).
+fn paths_h05_ads_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 84,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 50,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 85,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 50,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 50,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/docs/api` of ModelAPI `h05-docs-openai` (host-05.yaml).
+fn paths_h05_docs_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 86,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 51,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 87,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 51,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 51,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/mail-5` of ModelAPI `h05-mail-anthropic` (host-05.yaml).
+fn paths_h05_mail_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 88,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 52,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 52,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/maps` of ModelAPI `h05-maps-openai` (host-05.yaml).
+fn paths_h05_maps_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 89,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 53,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 90,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 53,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 53,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/ops/api` of ModelAPI `h05-ops-anthropic` (host-05.yaml).
+fn paths_h05_ops_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 91,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 54,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 54,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/pay` of ModelAPI `h05-pay-openai` (host-05.yaml).
+fn paths_h05_pay_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 92,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 55,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 93,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 55,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 55,
+            }
+        }
+    }
+}
+
+/// Paths below `/risk` of ModelAPI `h05-risk-anthropic` (host-05.yaml).
+fn paths_h05_risk_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 94,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 56,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 56,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/search` of ModelAPI `h05-search-anthropic` (host-05.yaml).
+fn paths_h05_search_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 95,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 57,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 57,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/support-5` of ModelAPI `h05-support-openai` (host-05.yaml).
+fn paths_h05_support_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 96,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 58,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 97,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 58,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 58,
+            }
+        }
+    }
+}
+
+/// Paths below `/video` of ModelAPI `h05-video-openai` (host-05.yaml).
+fn paths_h05_video_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 98,
+                    base_len: 6,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 59,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 99,
+                    base_len: 6,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 59,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 59,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/ads-6` of ModelAPI `h06-ads-openai` (host-06.yaml).
+fn paths_h06_ads_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 100,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 60,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 101,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 60,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 60,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/docs-6` of ModelAPI `h06-docs-anthropic` (host-06.yaml).
+fn paths_h06_docs_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 102,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 61,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 61,
+            }
+        }
+    }
+}
+
+/// Paths below `/mail` of ModelAPI `h06-mail-openai` (host-06.yaml).
+fn paths_h06_mail_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 103,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 62,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 104,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 62,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 62,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/maps/api` of ModelAPI `h06-maps-openai` (host-06.yaml).
+fn paths_h06_maps_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 105,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 63,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 106,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 63,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 63,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/ops-6` of ModelAPI `h06-ops-openai` (host-06.yaml).
+fn paths_h06_ops_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 107,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 64,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 108,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 64,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 64,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/pay/api` of ModelAPI `h06-pay-anthropic` (host-06.yaml).
+fn paths_h06_pay_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 109,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 65,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 65,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/risk` of ModelAPI `h06-risk-openai` (host-06.yaml).
+fn paths_h06_risk_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 110,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 66,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 111,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 66,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 66,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/search/api` of ModelAPI `h06-search-openai` (host-06.yaml).
+fn paths_h06_search_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 112,
+                    base_len: 15,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 67,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 113,
+                    base_len: 15,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 67,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 67,
+            }
+        }
+    }
+}
+
+/// Paths below `/support` of ModelAPI `h06-support-anthropic` (host-06.yaml).
+fn paths_h06_support_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 114,
+                    base_len: 8,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 68,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 68,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/video` of ModelAPI `h06-video-openai` (host-06.yaml).
+fn paths_h06_video_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 115,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 69,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 116,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 69,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 69,
+            }
+        }
+    }
+}
+
+/// Paths below `/ads` of ModelAPI `h07-ads-anthropic` (host-07.yaml).
+fn paths_h07_ads_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 117,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 70,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 70,
+            }
+        }
+    }
+}
+
+/// Paths below `/docs` of ModelAPI `h07-docs-openai` (host-07.yaml).
+fn paths_h07_docs_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 118,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 71,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 119,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 71,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 71,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/mail` of ModelAPI `h07-mail-openai` (host-07.yaml).
+fn paths_h07_mail_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 120,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 72,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 121,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 72,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 72,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/maps-7` of ModelAPI `h07-maps-anthropic` (host-07.yaml).
+fn paths_h07_maps_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 122,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 73,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 73,
+            }
+        }
+    }
+}
+
+/// Paths below `/ops` of ModelAPI `h07-ops-openai` (host-07.yaml).
+fn paths_h07_ops_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 123,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 74,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 124,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 74,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 74,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/pay-7` of ModelAPI `h07-pay-openai` (host-07.yaml).
+fn paths_h07_pay_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 125,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 75,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 126,
+                    base_len: 9,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 75,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 75,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/risk/api` of ModelAPI `h07-risk-openai` (host-07.yaml).
+fn paths_h07_risk_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 127,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 76,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 128,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 76,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 76,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/search-7` of ModelAPI `h07-search-openai` (host-07.yaml).
+fn paths_h07_search_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 129,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 77,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 130,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 77,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 77,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/support` of ModelAPI `h07-support-openai` (host-07.yaml).
+fn paths_h07_support_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 131,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 78,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 132,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 78,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 78,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/video/api` of ModelAPI `h07-video-anthropic` (host-07.yaml).
+fn paths_h07_video_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 133,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 79,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 79,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/ads` of ModelAPI `h08-ads-openai` (host-08.yaml).
+fn paths_h08_ads_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 134,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 80,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 135,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 80,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 80,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/docs` of ModelAPI `h08-docs-openai` (host-08.yaml).
+fn paths_h08_docs_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 136,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 81,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 137,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 81,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 81,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/mail/api` of ModelAPI `h08-mail-anthropic` (host-08.yaml).
+fn paths_h08_mail_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 138,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 82,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 82,
+            }
+        }
+    }
+}
+
+/// Paths below `/maps` of ModelAPI `h08-maps-openai` (host-08.yaml).
+fn paths_h08_maps_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 139,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 83,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 140,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 83,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 83,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/ops` of ModelAPI `h08-ops-anthropic` (host-08.yaml).
+fn paths_h08_ops_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 141,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 84,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 84,
+            }
+        }
+    }
+}
+
+/// Paths below `/pay` of ModelAPI `h08-pay-openai` (host-08.yaml).
+fn paths_h08_pay_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 142,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 85,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 143,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 85,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 85,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/risk-8` of ModelAPI `h08-risk-anthropic` (host-08.yaml).
+fn paths_h08_risk_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 144,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 86,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 86,
+            }
+        }
+    }
+}
+
+/// Paths below `/search` of ModelAPI `h08-search-anthropic` (host-08.yaml).
+fn paths_h08_search_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 145,
+                    base_len: 7,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 87,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 87,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/support/api` of ModelAPI `h08-support-openai` (host-08.yaml).
+fn paths_h08_support_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 146,
+                    base_len: 16,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 88,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 147,
+                    base_len: 16,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 88,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 88,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/video-8` of ModelAPI `h08-video-openai` (host-08.yaml).
+fn paths_h08_video_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 148,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 89,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 149,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 89,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 89,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/ads/api` of ModelAPI `h09-ads-openai` (host-09.yaml).
+fn paths_h09_ads_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 150,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 90,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 151,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 90,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 90,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/docs/api` of ModelAPI `h09-docs-anthropic` (host-09.yaml).
+fn paths_h09_docs_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 152,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 91,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 91,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/mail-9` of ModelAPI `h09-mail-openai` (host-09.yaml).
+fn paths_h09_mail_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 153,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 92,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 154,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 92,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 92,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/maps` of ModelAPI `h09-maps-openai` (host-09.yaml).
+fn paths_h09_maps_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 155,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 93,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 156,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 93,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 93,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/ops/api` of ModelAPI `h09-ops-openai` (host-09.yaml).
+fn paths_h09_ops_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 157,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 94,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 158,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 94,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 94,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/pay` of ModelAPI `h09-pay-anthropic` (host-09.yaml).
+fn paths_h09_pay_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 159,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 95,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 95,
+            }
+        }
+    }
+}
+
+/// Paths below `/risk` of ModelAPI `h09-risk-openai` (host-09.yaml).
+fn paths_h09_risk_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 160,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 96,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 161,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 96,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 96,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/search` of ModelAPI `h09-search-openai` (host-09.yaml).
+fn paths_h09_search_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 162,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 97,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 163,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 97,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 97,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/support-9` of ModelAPI `h09-support-anthropic` (host-09.yaml).
+fn paths_h09_support_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 164,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 98,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 98,
+            }
+        }
+    }
+}
+
+/// Paths below `/video` of ModelAPI `h09-video-openai` (host-09.yaml).
+fn paths_h09_video_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 165,
+                    base_len: 6,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 99,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 166,
+                    base_len: 6,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 99,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 99,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/ads-10` of ModelAPI `h10-ads-anthropic` (host-10.yaml).
+fn paths_h10_ads_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 167,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 100,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 100,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/docs-10` of ModelAPI `h10-docs-openai` (host-10.yaml).
+fn paths_h10_docs_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 168,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 101,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 169,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 101,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 101,
+            }
+        }
+    }
+}
+
+/// Paths below `/mail` of ModelAPI `h10-mail-openai` (host-10.yaml).
+fn paths_h10_mail_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 170,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 102,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 171,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 102,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 102,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/maps/api` of ModelAPI `h10-maps-anthropic` (host-10.yaml).
+fn paths_h10_maps_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 172,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 103,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 103,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/ops-10` of ModelAPI `h10-ops-openai` (host-10.yaml).
+fn paths_h10_ops_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 173,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 104,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 174,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 104,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 104,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/pay/api` of ModelAPI `h10-pay-openai` (host-10.yaml).
+fn paths_h10_pay_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 175,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 105,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 176,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 105,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 105,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/risk` of ModelAPI `h10-risk-openai` (host-10.yaml).
+fn paths_h10_risk_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 177,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 106,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 178,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 106,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 106,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/search/api` of ModelAPI `h10-search-openai` (host-10.yaml).
+fn paths_h10_search_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 179,
+                    base_len: 15,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 107,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 180,
+                    base_len: 15,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 107,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 107,
+            }
+        }
+    }
+}
+
+/// Paths below `/support` of ModelAPI `h10-support-openai` (host-10.yaml).
+fn paths_h10_support_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 181,
+                    base_len: 8,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 108,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 182,
+                    base_len: 8,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 108,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 108,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/video` of ModelAPI `h10-video-anthropic` (host-10.yaml).
+fn paths_h10_video_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 183,
+                    base_len: 12,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 109,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 109,
+            }
+        }
+    }
+}
+
+/// Paths below `/ads` of ModelAPI `h11-ads-openai` (host-11.yaml).
+fn paths_h11_ads_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 184,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 110,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 185,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 110,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 110,
+            }
+        }
+    }
+}
+
+/// Paths below `/docs` of ModelAPI `h11-docs-openai` (host-11.yaml).
+fn paths_h11_docs_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 186,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 111,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 187,
+                    base_len: 5,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 111,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 111,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/mail` of ModelAPI `h11-mail-anthropic` (host-11.yaml).
+fn paths_h11_mail_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 188,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 112,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 112,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/maps-11` of ModelAPI `h11-maps-openai` (host-11.yaml).
+fn paths_h11_maps_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 189,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 113,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 190,
+                    base_len: 11,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 113,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 113,
+            }
+        }
+    }
+}
+
+/// Paths below `/ops` of ModelAPI `h11-ops-anthropic` (host-11.yaml).
+fn paths_h11_ops_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 191,
+                    base_len: 4,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 114,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 114,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/pay-11` of ModelAPI `h11-pay-openai` (host-11.yaml).
+fn paths_h11_pay_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 192,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 115,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 193,
+                    base_len: 10,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 115,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 115,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/risk/api` of ModelAPI `h11-risk-anthropic` (host-11.yaml).
+fn paths_h11_risk_anthropic(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 194,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 116,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 116,
+            }
+        }
+    }
+}
+
+/// Paths below `/v2/search-11` of ModelAPI `h11-search-anthropic` (host-11.yaml).
+fn paths_h11_search_anthropic(
+    rest: &str,
+    method: codegen::Method,
+) -> codegen::RouteMatch {
+    match rest {
+        "/v1/messages" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 195,
+                    base_len: 13,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 117,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 117,
+            }
+        }
+    }
+}
+
+/// Paths below `/teams/support` of ModelAPI `h11-support-openai` (host-11.yaml).
+fn paths_h11_support_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 196,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 118,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 197,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 118,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 118,
+            }
+        }
+    }
+}
+
+/// Paths below `/llm/video/api` of ModelAPI `h11-video-openai` (host-11.yaml).
+fn paths_h11_video_openai(rest: &str, method: codegen::Method) -> codegen::RouteMatch {
+    match rest {
+        "/v1/chat/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 198,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 119,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        "/v1/completions" => {
+            if codegen::Methods::POST.contains(method) {
+                codegen::RouteMatch::Found {
+                    route: 199,
+                    base_len: 14,
+                }
+            } else {
+                codegen::RouteMatch::MethodNotAllowed {
+                    model_api: 119,
+                    allowed: codegen::Methods::POST,
+                }
+            }
+        }
+        _ => {
+            codegen::RouteMatch::NoRoute {
+                model_api: 119,
+            }
+        }
+    }
 }
