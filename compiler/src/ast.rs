@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::{
     catalog::{Protocol, UseCase},
     diagnostic::{Code, Diagnostic, Diagnostics},
-    ir::{MockFault, Provider},
+    ir::{MockFault, Objective, Provider, WhenAllCooling},
     schema,
     source::Span,
     syntax::Document,
@@ -66,10 +66,18 @@ pub struct AiService {
     /// Without trailing `/` (checked: http/https, host, no query/fragment/user info).
     pub base_url: Option<Spanned<String>>,
     pub api_key_env: Option<Spanned<String>>,
-    pub connect_timeout_ms: Option<u64>,
-    pub request_timeout_ms: Option<u64>,
+    pub timeouts: TimeoutsSpec,
     /// The span is the `mock` key.
     pub mock: Option<Spanned<MockSpec>>,
+}
+
+/// `AIService.timeouts`, each in milliseconds (0 disables a timer).
+#[derive(Debug, Clone, Default)]
+pub struct TimeoutsSpec {
+    pub connect_ms: Option<u64>,
+    pub first_packet_ms: Option<u64>,
+    pub idle_ms: Option<u64>,
+    pub total_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -94,7 +102,11 @@ pub struct ModelApi {
     pub resource_group: Option<String>,
     pub monitoring: MonitoringSpec,
     pub model_service: ModelServiceSpec,
+    pub fallback: Vec<TargetSpec>,
+    pub failover: FailoverSpec,
     pub first_packet_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub total_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -106,20 +118,97 @@ pub struct MonitoringSpec {
     pub record_response: Option<bool>,
 }
 
+/// A service and an optional model rewrite, as written.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    pub service: Spanned<String>,
+    pub model: Option<String>,
+    /// The whole item (`{ service: a, model: m }`).
+    pub span: Span,
+}
+
+impl TargetSpec {
+    /// `a` or `a model m`, as diagnostics name a target.
+    pub fn describe(&self) -> String {
+        match &self.model {
+            Some(model) => format!("`{}` with model `{model}`", self.service.value),
+            None => format!("`{}` (model passed through)", self.service.value),
+        }
+    }
+
+    /// The same `(service, model)` pair: a request never tries it twice.
+    pub fn same_target(&self, other: &TargetSpec) -> bool {
+        self.service.value == other.service.value && self.model == other.model
+    }
+}
+
+/// One `byModelName` rule.
+#[derive(Debug, Clone)]
+pub struct RuleSpec {
+    /// The `match` glob.
+    pub pattern: Spanned<String>,
+    pub target: TargetSpec,
+}
+
+/// One `byProportion` entry.
+#[derive(Debug, Clone)]
+pub struct WeightedSpec {
+    pub target: TargetSpec,
+    pub weight: Spanned<f64>,
+}
+
 #[derive(Debug, Clone)]
 pub enum ModelServiceSpec {
-    Single {
-        service: Spanned<String>,
-        model: Option<String>,
+    Single(TargetSpec),
+    /// Rules in declaration order.
+    ByModelName(Vec<RuleSpec>),
+    /// `span` is the `byProportion` key.
+    ByProportion {
+        entries: Vec<WeightedSpec>,
+        span: Span,
+    },
+    /// `span` is the `byMetrics` key.
+    ByMetrics {
+        targets: Vec<TargetSpec>,
+        objective: Objective,
+        decay_ms: Option<u64>,
+        span: Span,
     },
 }
 
 impl ModelServiceSpec {
-    /// Every service reference, for resolution and usage checks.
-    pub fn services(&self) -> Vec<&Spanned<String>> {
+    /// Every primary target, in the order written.
+    pub fn targets(&self) -> Vec<&TargetSpec> {
         match self {
-            ModelServiceSpec::Single { service, .. } => vec![service],
+            ModelServiceSpec::Single(target) => vec![target],
+            ModelServiceSpec::ByModelName(rules) => rules.iter().map(|r| &r.target).collect(),
+            ModelServiceSpec::ByProportion { entries, .. } => {
+                entries.iter().map(|e| &e.target).collect()
+            }
+            ModelServiceSpec::ByMetrics { targets, .. } => targets.iter().collect(),
         }
+    }
+}
+
+/// `failover:` as written; lowering applies the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct FailoverSpec {
+    pub on_client_errors: Option<bool>,
+    pub on_context_length: Option<bool>,
+    pub budget_ms: Option<u64>,
+    pub when_all_cooling: Option<WhenAllCooling>,
+}
+
+impl ModelApi {
+    /// Every service reference (primary targets, then fallback), for
+    /// resolution and usage checks.
+    pub fn service_references(&self) -> Vec<&Spanned<String>> {
+        self.model_service
+            .targets()
+            .into_iter()
+            .chain(&self.fallback)
+            .map(|t| &t.service)
+            .collect()
     }
 }
 
@@ -186,8 +275,12 @@ fn build_document(
                 provider,
                 base_url,
                 api_key_env: read.string("/apiKey/env"),
-                connect_timeout_ms: read.u64("/timeouts/connectMs"),
-                request_timeout_ms: read.u64("/timeouts/requestMs"),
+                timeouts: TimeoutsSpec {
+                    connect_ms: read.u64("/timeouts/connectMs"),
+                    first_packet_ms: read.u64("/timeouts/firstPacketMs"),
+                    idle_ms: read.u64("/timeouts/idleMs"),
+                    total_ms: read.u64("/timeouts/totalMs"),
+                },
                 mock,
             });
         }
@@ -219,11 +312,17 @@ fn build_document(
                     record_request: read.bool("/monitoring/recordRequest"),
                     record_response: read.bool("/monitoring/recordResponse"),
                 },
-                model_service: ModelServiceSpec::Single {
-                    service: read.string("/modelService/single/service")?,
-                    model: read.string("/modelService/single/model").map(|s| s.value),
+                model_service: read.model_service()?,
+                fallback: read.targets("/fallback")?,
+                failover: FailoverSpec {
+                    on_client_errors: read.bool("/failover/onClientErrors"),
+                    on_context_length: read.bool("/failover/onContextLength"),
+                    budget_ms: read.u64("/failover/budgetMs"),
+                    when_all_cooling: read.when_all_cooling("/failover/whenAllCooling"),
                 },
                 first_packet_timeout_ms: read.u64("/firstPacketTimeoutMs"),
+                idle_timeout_ms: read.u64("/idleTimeoutMs"),
+                total_timeout_ms: read.u64("/totalTimeoutMs"),
             });
         }
         _ => return None,
@@ -246,6 +345,89 @@ impl Reader<'_> {
             value: self.value(pointer)?.as_str()?.to_string(),
             span: self.document.value_span(pointer),
         })
+    }
+
+    fn len(&self, pointer: &str) -> usize {
+        self.value(pointer)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    }
+
+    fn target(&self, pointer: &str) -> Option<TargetSpec> {
+        Some(TargetSpec {
+            service: self.string(&format!("{pointer}/service"))?,
+            model: self.string(&format!("{pointer}/model")).map(|m| m.value),
+            span: self.document.value_span(pointer),
+        })
+    }
+
+    /// The list at `pointer` (absent = empty); `None` when an item is unreadable.
+    fn targets(&self, pointer: &str) -> Option<Vec<TargetSpec>> {
+        (0..self.len(pointer))
+            .map(|i| self.target(&format!("{pointer}/{i}")))
+            .collect()
+    }
+
+    /// The one mode the schema allows under `modelService`.
+    fn model_service(&self) -> Option<ModelServiceSpec> {
+        let modes = self.value("/modelService")?.as_object()?;
+        let mode = modes.keys().next()?.as_str();
+        let pointer = format!("/modelService/{mode}");
+        Some(match mode {
+            "single" => ModelServiceSpec::Single(self.target(&pointer)?),
+            "byModelName" => ModelServiceSpec::ByModelName(
+                (0..self.len(&pointer))
+                    .map(|i| {
+                        let item = format!("{pointer}/{i}");
+                        Some(RuleSpec {
+                            pattern: self.string(&format!("{item}/match"))?,
+                            target: self.target(&item)?,
+                        })
+                    })
+                    .collect::<Option<_>>()?,
+            ),
+            "byProportion" => ModelServiceSpec::ByProportion {
+                entries: (0..self.len(&pointer))
+                    .map(|i| {
+                        let item = format!("{pointer}/{i}");
+                        let weight = format!("{item}/weight");
+                        Some(WeightedSpec {
+                            target: self.target(&item)?,
+                            weight: Spanned {
+                                value: self.value(&weight)?.as_f64()?,
+                                span: self.document.value_span(&weight),
+                            },
+                        })
+                    })
+                    .collect::<Option<_>>()?,
+                span: self.document.key_span(&pointer),
+            },
+            "byMetrics" => ModelServiceSpec::ByMetrics {
+                targets: self.targets(&format!("{pointer}/targets"))?,
+                objective: match self
+                    .value(&format!("{pointer}/objective"))
+                    .and_then(Value::as_str)
+                {
+                    None | Some("latency") => Objective::Latency,
+                    Some("firstTokenLatency") => Objective::FirstTokenLatency,
+                    Some("leastBusy") => Objective::LeastBusy,
+                    Some(_) => return None,
+                },
+                decay_ms: self.u64(&format!("{pointer}/decayMs")),
+                span: self.document.key_span(&pointer),
+            },
+            _ => return None,
+        })
+    }
+
+    fn when_all_cooling(&self, pointer: &str) -> Option<WhenAllCooling> {
+        match self.value(pointer)? {
+            Value::String(s) if s == "reject" => Some(WhenAllCooling::Reject),
+            Value::Object(_) => Some(WhenAllCooling::WaitUpTo {
+                ms: self.u64(&format!("{pointer}/waitUpToMs"))?,
+            }),
+            _ => None,
+        }
     }
 
     fn bool(&self, pointer: &str) -> Option<bool> {
@@ -392,9 +574,12 @@ mod tests {
             &text[api.domains[0].span.start..api.domains[0].span.end],
             "a.com"
         );
-        let ModelServiceSpec::Single { service, model } = &api.model_service;
+        let ModelServiceSpec::Single(target) = &api.model_service else {
+            panic!("single expected");
+        };
+        let service = &target.service;
         assert_eq!(&text[service.span.start..service.span.end], "up");
-        assert_eq!(model.as_deref(), Some("m"));
+        assert_eq!(target.model.as_deref(), Some("m"));
     }
 
     #[test]

@@ -187,7 +187,11 @@ const fn entry(
 /// Every allowed pair, in the product reference's order.
 pub const CATALOG: &[CatalogEntry] = &[
     entry(UseCase::TextGeneration, Protocol::OpenAi, Some(OPENAI_TEXT)),
-    entry(UseCase::TextGeneration, Protocol::Anthropic, Some(ANTHROPIC_TEXT)),
+    entry(
+        UseCase::TextGeneration,
+        Protocol::Anthropic,
+        Some(ANTHROPIC_TEXT),
+    ),
     entry(UseCase::ImageGeneration, Protocol::DashScope, None),
     entry(UseCase::ImageGeneration, Protocol::OpenAi, None),
     entry(UseCase::ImageGeneration, Protocol::ComfyUi, None),

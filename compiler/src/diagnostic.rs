@@ -19,7 +19,7 @@
 //! | E0201 | two documents of the same kind share a name |
 //! | E0202 | more than one `Gateway` document in a spec folder |
 //! | E0203 | two Model APIs claim the same domain + base path pair |
-//! | E0204 | `modelService` names an AIService that does not exist |
+//! | E0204 | `modelService` or `fallback` names an AIService that does not exist |
 //! | E0205 | protocol not allowed for the Model API's use case |
 //! | E0206 | use case + protocol pair allowed, but not served by this version yet |
 //! | E0207 | invalid base path (no leading `/`, `..`, `//`, `?`, `#`, `{`, `}`, `*`) |
@@ -30,9 +30,15 @@
 //! | E0212 | `mock:` settings on a service whose provider is not `mock` |
 //! | E0213 | `apiKey.env` is not an environment variable name |
 //! | E0214 | `listen` is not an `ip:port` socket address |
+//! | E0215 | two `byModelName` rules of one Model API have exactly equal patterns |
+//! | E0216 | invalid `byModelName` glob (empty, or characters model names do not use) |
+//! | E0217 | `byProportion` weights that sum to 0 (nothing could be served) |
 //! | W0201 | an AIService that no Model API uses |
 //! | W0202 | a `baseUrl` ending in `/v1` (request paths already start with `/v1`) |
 //! | W0203 | a spec folder without any Model API (the gateway would answer 404 to everything) |
+//! | W0204 | a `byModelName` rule no model can reach (a higher-precedence rule matches all it matches) |
+//! | W0205 | a fallback target that is never tried (a request never tries the same target twice) |
+//! | W0206 | `byMetrics` with fewer than 2 targets (nothing to choose between) |
 
 use std::fmt;
 
@@ -70,13 +76,19 @@ pub enum Code {
     MockSettingsForbidden,
     InvalidEnvVarName,
     InvalidListen,
+    DuplicatePattern,
+    InvalidGlob,
+    ZeroWeightSum,
     UnusedService,
     BaseUrlEndsWithV1,
     NoModelApis,
+    UnreachableRule,
+    FallbackNeverTried,
+    MetricsFewTargets,
 }
 
 impl Code {
-    pub const ALL: [Code; 26] = [
+    pub const ALL: [Code; 32] = [
         Code::YamlSyntax,
         Code::DuplicateKey,
         Code::UnsupportedYaml,
@@ -100,9 +112,15 @@ impl Code {
         Code::MockSettingsForbidden,
         Code::InvalidEnvVarName,
         Code::InvalidListen,
+        Code::DuplicatePattern,
+        Code::InvalidGlob,
+        Code::ZeroWeightSum,
         Code::UnusedService,
         Code::BaseUrlEndsWithV1,
         Code::NoModelApis,
+        Code::UnreachableRule,
+        Code::FallbackNeverTried,
+        Code::MetricsFewTargets,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,9 +148,15 @@ impl Code {
             Code::MockSettingsForbidden => "E0212",
             Code::InvalidEnvVarName => "E0213",
             Code::InvalidListen => "E0214",
+            Code::DuplicatePattern => "E0215",
+            Code::InvalidGlob => "E0216",
+            Code::ZeroWeightSum => "E0217",
             Code::UnusedService => "W0201",
             Code::BaseUrlEndsWithV1 => "W0202",
             Code::NoModelApis => "W0203",
+            Code::UnreachableRule => "W0204",
+            Code::FallbackNeverTried => "W0205",
+            Code::MetricsFewTargets => "W0206",
         }
     }
 

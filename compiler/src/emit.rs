@@ -14,6 +14,9 @@
 //! 3. Path below the base, then method: a path known for another method gives
 //!    `MethodNotAllowed`, an unknown path `NoRoute`, no owning base `NotFound`.
 //!
+//! Model services (and the compiled `byModelName` globs) are emitted by
+//! `emit_model_service`.
+//!
 //! One `fn emit_*` per item kind. Every row of every table is its own `const`
 //! with a `///` line naming the spec item it comes from (prettyplease drops
 //! `//` comments), named through [`ItemNames`] so names never collide.
@@ -23,9 +26,11 @@ use std::collections::BTreeSet;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
+use crate::emit_model_service as model_service;
 use crate::ir::{
-    BaseEntry, HostEntry, HostPattern, Method, MockFault, MockSettings, ModelApi, ModelService,
-    Plan, Protocol, Provider, Route, Service, UseCase,
+    BaseEntry, FailoverPolicy, HostEntry, HostPattern, Method, MockFault, MockSettings, ModelApi,
+    Plan, Protocol, Provider, Route, Service, ServiceTimeouts, Target, TimeoutOverrides, UseCase,
+    WhenAllCooling,
 };
 
 /// Emits the whole `plan.rs`.
@@ -41,6 +46,11 @@ pub fn emit(plan: &Plan) -> TokenStream {
         .iter()
         .map(|m| names.claim("MODEL_API", &m.name))
         .collect::<Vec<_>>();
+    let selectors = plan
+        .model_apis
+        .iter()
+        .map(|api| model_service::Selector::name(api, &mut names))
+        .collect::<Vec<_>>();
     let route_consts = plan
         .routes
         .iter()
@@ -52,7 +62,12 @@ pub fn emit(plan: &Plan) -> TokenStream {
     let header = emit_module_doc(plan);
     let plan_static = emit_plan(plan);
     let services = emit_services(plan, &service_consts);
-    let model_apis = emit_model_apis(plan, &model_api_consts);
+    let model_apis = emit_model_apis(plan, &model_api_consts, &selectors);
+    let selector_items = plan
+        .model_apis
+        .iter()
+        .zip(&selectors)
+        .filter_map(|(api, selector)| model_service::emit_selector(api, selector.as_ref()?));
     let routes = emit_routes(plan, &route_consts);
     let matcher = emit_match_route(plan, &sites);
     let site_fns = sites
@@ -72,6 +87,7 @@ pub fn emit(plan: &Plan) -> TokenStream {
         #plan_static
         #services
         #model_apis
+        #(#selector_items)*
         #routes
         #matcher
         #(#site_fns)*
@@ -164,8 +180,7 @@ fn emit_service(service: &Service) -> TokenStream {
     };
     let base_url = &service.base_url;
     let api_key_env = option_str(service.api_key_env.as_deref());
-    let connect_ms = num(service.connect_timeout_ms);
-    let request_ms = num(service.request_timeout_ms);
+    let timeouts = emit_service_timeouts(&service.timeouts);
     let mock = match &service.mock {
         Some(mock) => {
             let mock = emit_mock_settings(mock);
@@ -179,11 +194,23 @@ fn emit_service(service: &Service) -> TokenStream {
             provider: codegen::Provider::#provider,
             base_url: #base_url,
             api_key_env: #api_key_env,
-            timeouts: codegen::ServiceTimeouts {
-                connect_ms: #connect_ms,
-                request_ms: #request_ms,
-            },
+            timeouts: #timeouts,
             mock: #mock,
+        }
+    }
+}
+
+fn emit_service_timeouts(timeouts: &ServiceTimeouts) -> TokenStream {
+    let connect_ms = num(timeouts.connect_ms);
+    let first_packet_ms = num(timeouts.first_packet_ms);
+    let idle_ms = num(timeouts.idle_ms);
+    let total_ms = num(timeouts.total_ms);
+    quote! {
+        codegen::ServiceTimeouts {
+            connect_ms: #connect_ms,
+            first_packet_ms: #first_packet_ms,
+            idle_ms: #idle_ms,
+            total_ms: #total_ms,
         }
     }
 }
@@ -240,16 +267,27 @@ fn emit_mock_fault(fault: MockFault) -> TokenStream {
     }
 }
 
-fn emit_model_apis(plan: &Plan, consts: &[Ident]) -> TokenStream {
+fn emit_model_apis(
+    plan: &Plan,
+    consts: &[Ident],
+    selectors: &[Option<model_service::Selector>],
+) -> TokenStream {
     let rows = plan
         .model_apis
         .iter()
         .zip(consts)
-        .map(|(api, name)| (model_api_doc(api), name.clone(), emit_model_api(api)));
+        .zip(selectors)
+        .map(|((api, name), selector)| {
+            (
+                model_api_doc(api),
+                name.clone(),
+                emit_model_api(api, selector.as_ref()),
+            )
+        });
     emit_table("MODEL_APIS", quote!(codegen::ModelApi), rows)
 }
 
-fn emit_model_api(api: &ModelApi) -> TokenStream {
+fn emit_model_api(api: &ModelApi, selector: Option<&model_service::Selector>) -> TokenStream {
     let name = &api.name;
     let use_case = use_case_variant(api.use_case);
     let protocol = protocol_variant(api.protocol);
@@ -264,19 +302,10 @@ fn emit_model_api(api: &ModelApi) -> TokenStream {
         m.record_request,
         m.record_response,
     );
-    let model_service = match &api.model_service {
-        ModelService::Single(target) => {
-            let service = num(target.service);
-            let model = option_str(target.model.as_deref());
-            quote! {
-                codegen::ModelService::Single(codegen::Target {
-                    service: #service,
-                    model: #model,
-                })
-            }
-        }
-    };
-    let first_packet_timeout_ms = num(api.first_packet_timeout_ms);
+    let model_service = model_service::emit_model_service(&api.model_service, selector);
+    let fallback = api.fallback.iter().map(emit_target);
+    let failover = emit_failover(&api.failover);
+    let timeouts = emit_timeout_overrides(&api.timeouts);
     quote! {
         codegen::ModelApi {
             name: #name,
@@ -293,7 +322,9 @@ fn emit_model_api(api: &ModelApi) -> TokenStream {
                 record_response: #record_response,
             },
             model_service: #model_service,
-            first_packet_timeout_ms: #first_packet_timeout_ms,
+            fallback: &[#(#fallback),*],
+            failover: #failover,
+            timeouts: #timeouts,
         }
     }
 }
@@ -658,11 +689,63 @@ pub(crate) fn base_path_text(base_path: &str) -> &str {
 
 /// An unsuffixed integer literal: the field types give the width, and
 /// `3000` reads better than `3000u64`.
-fn num(value: impl Into<u64>) -> Literal {
+pub(crate) fn emit_target(target: &Target) -> TokenStream {
+    let service = num(target.service);
+    let model = option_str(target.model.as_deref());
+    quote! {
+        codegen::Target {
+            service: #service,
+            model: #model,
+        }
+    }
+}
+
+fn emit_failover(failover: &FailoverPolicy) -> TokenStream {
+    let on_client_errors = failover.on_client_errors;
+    let on_context_length = failover.on_context_length;
+    let budget_ms = num(failover.budget_ms);
+    let when_all_cooling = match failover.when_all_cooling {
+        WhenAllCooling::Reject => quote!(codegen::WhenAllCooling::Reject),
+        WhenAllCooling::WaitUpTo { ms } => {
+            let ms = num(ms);
+            quote!(codegen::WhenAllCooling::WaitUpTo { ms: #ms })
+        }
+    };
+    quote! {
+        codegen::FailoverPolicy {
+            on_client_errors: #on_client_errors,
+            on_context_length: #on_context_length,
+            budget_ms: #budget_ms,
+            when_all_cooling: #when_all_cooling,
+        }
+    }
+}
+
+fn emit_timeout_overrides(timeouts: &TimeoutOverrides) -> TokenStream {
+    let option = |value: Option<u64>| match value {
+        Some(ms) => {
+            let ms = num(ms);
+            quote!(Some(#ms))
+        }
+        None => quote!(None),
+    };
+    let first_packet_ms = option(timeouts.first_packet_ms);
+    let idle_ms = option(timeouts.idle_ms);
+    let total_ms = option(timeouts.total_ms);
+    quote! {
+        codegen::TimeoutOverrides {
+            first_packet_ms: #first_packet_ms,
+            idle_ms: #idle_ms,
+            total_ms: #total_ms,
+        }
+    }
+}
+
+pub(crate) fn num(value: impl Into<u64>) -> Literal {
     Literal::u64_unsuffixed(value.into())
 }
 
-fn option_str(value: Option<&str>) -> TokenStream {
+pub(crate) fn option_str(value: Option<&str>) -> TokenStream {
     match value {
         Some(value) => quote!(Some(#value)),
         None => quote!(None),
@@ -670,7 +753,7 @@ fn option_str(value: Option<&str>) -> TokenStream {
 }
 
 /// Doc attribute text: rustdoc's `///` convention puts a space after the slashes.
-fn doc_text(line: &str) -> String {
+pub(crate) fn doc_text(line: &str) -> String {
     format!(" {}", line.replace(['\r', '\n'], " "))
 }
 
@@ -678,18 +761,18 @@ fn doc_text(line: &str) -> String {
 /// within one file (`a-b` and `a_b` are both valid spec names, so the second
 /// one gets a numeric suffix).
 #[derive(Default)]
-struct ItemNames {
+pub(crate) struct ItemNames {
     taken: BTreeSet<String>,
 }
 
 impl ItemNames {
-    fn claim(&mut self, prefix: &str, spec_name: &str) -> Ident {
+    pub(crate) fn claim(&mut self, prefix: &str, spec_name: &str) -> Ident {
         let base = format!("{prefix}_{}", upper_snake(spec_name));
         self.claim_unique(base)
     }
 
     /// A function name: lower snake case.
-    fn claim_fn(&mut self, prefix: &str, spec_name: &str) -> Ident {
+    pub(crate) fn claim_fn(&mut self, prefix: &str, spec_name: &str) -> Ident {
         let base = format!("{prefix}_{}", upper_snake(spec_name).to_ascii_lowercase());
         self.claim_unique(base)
     }
@@ -722,7 +805,7 @@ fn upper_snake(name: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::ir::{GatewaySettings, Monitoring, RouteId, RouteKind, ServiceId, Target};
+    use crate::ir::{GatewaySettings, ModelService, Monitoring, RouteId, RouteKind, ServiceId};
 
     const POST: &[Method] = &[Method::Post];
     const GET: &[Method] = &[Method::Get];
@@ -737,8 +820,12 @@ pub(crate) mod tests {
                 Provider::Mock => String::new(),
             },
             api_key_env: (provider == Provider::OpenAi).then(|| "OPENAI_API_KEY".to_owned()),
-            connect_timeout_ms: 2000,
-            request_timeout_ms: 600_000,
+            timeouts: ServiceTimeouts {
+                connect_ms: 2000,
+                first_packet_ms: 0,
+                idle_ms: 120_000,
+                total_ms: 600_000,
+            },
             mock: (provider == Provider::Mock).then_some(MockSettings {
                 latency_ms: 0,
                 stream_chunks: 8,
@@ -770,7 +857,17 @@ pub(crate) mod tests {
                 service,
                 model: (service == 0).then(|| "mock-small".to_owned()),
             }),
-            first_packet_timeout_ms: 3000,
+            fallback: vec![],
+            failover: FailoverPolicy {
+                on_client_errors: false,
+                on_context_length: false,
+                budget_ms: 30_000,
+                when_all_cooling: WhenAllCooling::Reject,
+            },
+            timeouts: TimeoutOverrides {
+                first_packet_ms: Some(3000),
+                ..TimeoutOverrides::default()
+            },
         }
     }
 

@@ -51,9 +51,20 @@ pub struct Service {
     /// No trailing `/`; empty for the mock.
     pub base_url: String,
     pub api_key_env: Option<String>,
-    pub connect_timeout_ms: u64,
-    pub request_timeout_ms: u64,
+    pub timeouts: ServiceTimeouts,
     pub mock: Option<MockSettings>,
+}
+
+/// A service's timers in milliseconds; 0 disables a timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceTimeouts {
+    pub connect_ms: u64,
+    /// Streaming: request sent to the first content delta.
+    pub first_packet_ms: u64,
+    /// Streaming: longest gap between two chunks after the first.
+    pub idle_ms: u64,
+    /// Whole attempt, request sent to last byte.
+    pub total_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +115,47 @@ pub struct ModelApi {
     pub domains: Vec<String>,
     pub monitoring: Monitoring,
     pub model_service: ModelService,
-    pub first_packet_timeout_ms: u64,
+    /// Tried in order after the primary target fails before the commit point.
+    pub fallback: Vec<Target>,
+    pub failover: FailoverPolicy,
+    /// Per-Model-API overrides of the chosen service's timers.
+    pub timeouts: TimeoutOverrides,
+}
+
+/// Timer overrides; `None` keeps the service's value, `Some(0)` disables the timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeoutOverrides {
+    pub first_packet_ms: Option<u64>,
+    pub idle_ms: Option<u64>,
+    pub total_ms: Option<u64>,
+}
+
+impl TimeoutOverrides {
+    /// The timers a request through `service` runs with.
+    pub fn apply(&self, service: &ServiceTimeouts) -> ServiceTimeouts {
+        ServiceTimeouts {
+            connect_ms: service.connect_ms,
+            first_packet_ms: self.first_packet_ms.unwrap_or(service.first_packet_ms),
+            idle_ms: self.idle_ms.unwrap_or(service.idle_ms),
+            total_ms: self.total_ms.unwrap_or(service.total_ms),
+        }
+    }
+}
+
+/// Which failures beyond the always-failing-over ones move on to the next target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailoverPolicy {
+    pub on_client_errors: bool,
+    pub on_context_length: bool,
+    /// Time budget for all attempts before the commit point; 0 = none.
+    pub budget_ms: u64,
+    pub when_all_cooling: WhenAllCooling,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenAllCooling {
+    Reject,
+    WaitUpTo { ms: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,9 +167,69 @@ pub struct Monitoring {
     pub record_response: bool,
 }
 
+/// How a Model API chooses its primary target.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelService {
     Single(Target),
+    /// Rules in DECLARATION order (the rule index users see in headers and
+    /// logs); precedence lives in `glob::precedence_order` and the generated
+    /// `select_*` function.
+    ByModelName(Vec<ModelRule>),
+    /// Entries as written; weights as written (the runtime normalizes).
+    ByProportion(Vec<WeightedTarget>),
+    ByMetrics(MetricsBalance),
+}
+
+impl ModelService {
+    /// The spec name of the mode.
+    pub fn mode_name(&self) -> &'static str {
+        match self {
+            ModelService::Single(_) => "single",
+            ModelService::ByModelName(_) => "byModelName",
+            ModelService::ByProportion(_) => "byProportion",
+            ModelService::ByMetrics(_) => "byMetrics",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRule {
+    /// The glob as written (`qwen-*`).
+    pub pattern: String,
+    pub target: Target,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedTarget {
+    pub target: Target,
+    /// `>= 0`; the weights of one Model API sum to more than 0.
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsBalance {
+    pub targets: Vec<Target>,
+    pub objective: Objective,
+    /// Half-life of observations.
+    pub decay_ms: u64,
+}
+
+/// What `byMetrics` minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Objective {
+    Latency,
+    FirstTokenLatency,
+    LeastBusy,
+}
+
+impl Objective {
+    pub fn spec_name(self) -> &'static str {
+        match self {
+            Objective::Latency => "latency",
+            Objective::FirstTokenLatency => "firstTokenLatency",
+            Objective::LeastBusy => "leastBusy",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

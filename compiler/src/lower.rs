@@ -9,8 +9,10 @@ use crate::{
     ast::{self, ModelServiceSpec},
     catalog,
     ir::{
-        BaseEntry, GatewaySettings, HostEntry, HostPattern, MockSettings, ModelApi, ModelApiId,
-        ModelService, Monitoring, Plan, Route, RouteId, Service, ServiceId, Target,
+        BaseEntry, FailoverPolicy, GatewaySettings, HostEntry, HostPattern, MetricsBalance,
+        MockSettings, ModelApi, ModelApiId, ModelRule, ModelService, Monitoring, Plan, Route,
+        RouteId, Service, ServiceId, ServiceTimeouts, Target, TimeoutOverrides, WeightedTarget,
+        WhenAllCooling,
     },
     validate::Valid,
 };
@@ -22,13 +24,16 @@ pub mod defaults {
     pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
     pub const DRAIN_GRACE_MS: u64 = 30_000;
     pub const CONNECT_TIMEOUT_MS: u64 = 2_000;
-    pub const REQUEST_TIMEOUT_MS: u64 = 600_000;
+    pub const FIRST_PACKET_MS: u64 = 0;
+    pub const IDLE_MS: u64 = 120_000;
+    pub const TOTAL_MS: u64 = 600_000;
     pub const MOCK_LATENCY_MS: u64 = 0;
     pub const MOCK_STREAM_CHUNKS: u32 = 8;
     pub const MOCK_CHUNK_DELAY_MS: u64 = 0;
     pub const MOCK_COMPLETION_TOKENS: u32 = 16;
     pub const RESOURCE_GROUP: &str = "default";
-    pub const FIRST_PACKET_TIMEOUT_MS: u64 = 0;
+    pub const FAILOVER_BUDGET_MS: u64 = 30_000;
+    pub const METRICS_DECAY_MS: u64 = 10_000;
 }
 
 pub fn lower(valid: &Valid, source: &str) -> Plan {
@@ -114,6 +119,7 @@ fn dense_id(index: usize) -> u16 {
 }
 
 fn lower_service(service: &ast::AiService) -> Service {
+    let timeouts = &service.timeouts;
     Service {
         name: service.name.value.clone(),
         file: service.file.clone(),
@@ -124,12 +130,14 @@ fn lower_service(service: &ast::AiService) -> Service {
             .map(|u| u.value.clone())
             .unwrap_or_default(),
         api_key_env: service.api_key_env.as_ref().map(|e| e.value.clone()),
-        connect_timeout_ms: service
-            .connect_timeout_ms
-            .unwrap_or(defaults::CONNECT_TIMEOUT_MS),
-        request_timeout_ms: service
-            .request_timeout_ms
-            .unwrap_or(defaults::REQUEST_TIMEOUT_MS),
+        timeouts: ServiceTimeouts {
+            connect_ms: timeouts.connect_ms.unwrap_or(defaults::CONNECT_TIMEOUT_MS),
+            first_packet_ms: timeouts
+                .first_packet_ms
+                .unwrap_or(defaults::FIRST_PACKET_MS),
+            idle_ms: timeouts.idle_ms.unwrap_or(defaults::IDLE_MS),
+            total_ms: timeouts.total_ms.unwrap_or(defaults::TOTAL_MS),
+        },
         mock: (service.provider.value == crate::ir::Provider::Mock).then(|| {
             let mock = service
                 .mock
@@ -154,7 +162,46 @@ fn lower_model_api(api: &ast::ModelApi, service_ids: &BTreeMap<&str, ServiceId>)
     domains.sort();
     domains.dedup();
     let monitoring = &api.monitoring;
-    let ModelServiceSpec::Single { service, model } = &api.model_service;
+    let target = |spec: &ast::TargetSpec| Target {
+        // Valid guarantees the reference resolves.
+        service: service_ids
+            .get(spec.service.value.as_str())
+            .copied()
+            .unwrap_or_default(),
+        model: spec.model.clone(),
+    };
+    let model_service = match &api.model_service {
+        ModelServiceSpec::Single(spec) => ModelService::Single(target(spec)),
+        ModelServiceSpec::ByModelName(rules) => ModelService::ByModelName(
+            rules
+                .iter()
+                .map(|rule| ModelRule {
+                    pattern: rule.pattern.value.clone(),
+                    target: target(&rule.target),
+                })
+                .collect(),
+        ),
+        ModelServiceSpec::ByProportion { entries, .. } => ModelService::ByProportion(
+            entries
+                .iter()
+                .map(|entry| WeightedTarget {
+                    target: target(&entry.target),
+                    weight: entry.weight.value,
+                })
+                .collect(),
+        ),
+        ModelServiceSpec::ByMetrics {
+            targets,
+            objective,
+            decay_ms,
+            ..
+        } => ModelService::ByMetrics(MetricsBalance {
+            targets: targets.iter().map(target).collect(),
+            objective: *objective,
+            decay_ms: decay_ms.unwrap_or(defaults::METRICS_DECAY_MS),
+        }),
+    };
+    let failover = &api.failover;
     ModelApi {
         name: api.name.value.clone(),
         file: api.file.clone(),
@@ -178,17 +225,19 @@ fn lower_model_api(api: &ast::ModelApi, service_ids: &BTreeMap<&str, ServiceId>)
             record_request: monitoring.record_request.unwrap_or(false),
             record_response: monitoring.record_response.unwrap_or(false),
         },
-        model_service: ModelService::Single(Target {
-            // Valid guarantees the reference resolves.
-            service: service_ids
-                .get(service.value.as_str())
-                .copied()
-                .unwrap_or_default(),
-            model: model.clone(),
-        }),
-        first_packet_timeout_ms: api
-            .first_packet_timeout_ms
-            .unwrap_or(defaults::FIRST_PACKET_TIMEOUT_MS),
+        model_service,
+        fallback: api.fallback.iter().map(target).collect(),
+        failover: FailoverPolicy {
+            on_client_errors: failover.on_client_errors.unwrap_or(false),
+            on_context_length: failover.on_context_length.unwrap_or(false),
+            budget_ms: failover.budget_ms.unwrap_or(defaults::FAILOVER_BUDGET_MS),
+            when_all_cooling: failover.when_all_cooling.unwrap_or(WhenAllCooling::Reject),
+        },
+        timeouts: TimeoutOverrides {
+            first_packet_ms: api.first_packet_timeout_ms,
+            idle_ms: api.idle_timeout_ms,
+            total_ms: api.total_timeout_ms,
+        },
     }
 }
 
@@ -293,8 +342,13 @@ mod tests {
         assert_eq!(service.provider, Provider::Mock);
         assert_eq!(service.base_url, "");
         assert_eq!(
-            (service.connect_timeout_ms, service.request_timeout_ms),
-            (2000, 600_000)
+            service.timeouts,
+            ServiceTimeouts {
+                connect_ms: 2000,
+                first_packet_ms: 0,
+                idle_ms: 120_000,
+                total_ms: 600_000
+            }
         );
         assert_eq!(
             service.mock,
@@ -311,7 +365,10 @@ mod tests {
         assert_eq!(api.base_path, "");
         assert!(!api.strip_base_path);
         assert_eq!(api.resource_group, "default");
-        assert_eq!(api.first_packet_timeout_ms, 0);
+        assert_eq!(api.timeouts, TimeoutOverrides::default());
+        assert!(api.fallback.is_empty());
+        assert_eq!(api.failover.budget_ms, 30_000);
+        assert_eq!(api.failover.when_all_cooling, WhenAllCooling::Reject);
         assert!(api.monitoring.metrics && api.monitoring.logs && !api.monitoring.traces);
         assert!(!api.monitoring.record_request && !api.monitoring.record_response);
         assert_eq!(
@@ -418,5 +475,118 @@ mod tests {
         let two = plan(&[("a.yaml", &b), ("b.yaml", a)]);
         assert_eq!(one.hosts, two.hosts);
         assert_eq!(one.routes, two.routes);
+    }
+
+    #[test]
+    fn model_service_modes_fallback_failover_and_timers_lower_as_written() {
+        let services = "kind: AIService\nname: b\nprovider: mock\ntimeouts: { firstPacketMs: 100, idleMs: 0 }\n---\nkind: AIService\nname: a\nprovider: mock\n";
+        let apis = [
+            api("rules", "[r.com]", "", "a").replace(
+                "modelService:\n  single: { service: a }\n",
+                "modelService:\n  byModelName:\n    - { match: \"*\", service: b }\n    - { match: \"x-*\", service: a, model: m }\nfallback: [ { service: b, model: m2 } ]\nfailover: { onClientErrors: true, budgetMs: 0, whenAllCooling: { waitUpToMs: 2000 } }\nfirstPacketTimeoutMs: 0\ntotalTimeoutMs: 9\n",
+            ),
+            api("split", "[s.com]", "", "a").replace(
+                "  single: { service: a }\n",
+                "  byProportion:\n    - { service: b, weight: 2.5 }\n    - { service: a, weight: 0 }\n",
+            ),
+            api("metrics", "[m.com]", "", "a").replace(
+                "  single: { service: a }\n",
+                "  byMetrics: { targets: [ { service: b }, { service: a } ], objective: leastBusy }\n",
+            ),
+        ]
+        .join("---\n");
+        let plan = plan(&[("apis.yaml", &apis), ("services.yaml", services)]);
+        assert_eq!(
+            plan.services[1].timeouts,
+            ServiceTimeouts {
+                connect_ms: 2000,
+                first_packet_ms: 100,
+                idle_ms: 0,
+                total_ms: 600_000
+            }
+        );
+        let [metrics, rules, split] = &plan.model_apis[..] else {
+            panic!("three APIs");
+        };
+        // Rules stay in declaration order; ids follow service names (a = 0, b = 1).
+        assert_eq!(
+            rules.model_service,
+            ModelService::ByModelName(vec![
+                ModelRule {
+                    pattern: "*".into(),
+                    target: Target {
+                        service: 1,
+                        model: None
+                    }
+                },
+                ModelRule {
+                    pattern: "x-*".into(),
+                    target: Target {
+                        service: 0,
+                        model: Some("m".into())
+                    }
+                },
+            ])
+        );
+        assert_eq!(
+            rules.fallback,
+            [Target {
+                service: 1,
+                model: Some("m2".into())
+            }]
+        );
+        assert_eq!(
+            rules.failover,
+            FailoverPolicy {
+                on_client_errors: true,
+                on_context_length: false,
+                budget_ms: 0,
+                when_all_cooling: WhenAllCooling::WaitUpTo { ms: 2000 }
+            }
+        );
+        assert_eq!(
+            rules.timeouts,
+            TimeoutOverrides {
+                first_packet_ms: Some(0),
+                idle_ms: None,
+                total_ms: Some(9)
+            }
+        );
+        assert_eq!(
+            split.model_service,
+            ModelService::ByProportion(vec![
+                WeightedTarget {
+                    target: Target {
+                        service: 1,
+                        model: None
+                    },
+                    weight: 2.5
+                },
+                WeightedTarget {
+                    target: Target {
+                        service: 0,
+                        model: None
+                    },
+                    weight: 0.0
+                },
+            ])
+        );
+        assert_eq!(
+            metrics.model_service,
+            ModelService::ByMetrics(MetricsBalance {
+                targets: vec![
+                    Target {
+                        service: 1,
+                        model: None
+                    },
+                    Target {
+                        service: 0,
+                        model: None
+                    }
+                ],
+                objective: crate::ir::Objective::LeastBusy,
+                decay_ms: 10_000,
+            })
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! The `gatesmith` command line: check, routes, emit, build, run and mock.
+//! The `gatesmith` command line: check, routes, explain, emit, build, run and mock.
 //!
 //! Exit codes: 0 ok, 1 the spec has errors, 2 usage, IO or build failures.
 
@@ -33,6 +33,22 @@ enum Commands {
     },
     /// Prints the route table: which Model API answers which host, path and method.
     Routes { dir: PathBuf },
+    /// Explains, without sending anything, which route a request matches and
+    /// which targets it would try, in what order and why.
+    Explain {
+        dir: PathBuf,
+        /// The request's Host (a port is ignored, as the gateway does).
+        #[arg(long)]
+        host: String,
+        /// The request path (a query string is ignored).
+        #[arg(long)]
+        path: String,
+        #[arg(long, default_value = "POST")]
+        method: String,
+        /// The `model` in the request body.
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Prints the generated Rust plan.
     Emit { dir: PathBuf },
     /// Builds the gateway binary and prints its path.
@@ -78,6 +94,21 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Check { dir } => check(&dir),
         Commands::Routes { dir } => compile(&dir).map(|c| print_stdout(&c.routes)),
+        Commands::Explain {
+            dir,
+            host,
+            path,
+            method,
+            model,
+        } => compile(&dir).map(|c| {
+            let request = gatesmith::explain::Request {
+                host,
+                path,
+                method,
+                model,
+            };
+            print_stdout(&gatesmith::explain::explain(&c.plan, &request));
+        }),
         Commands::Emit { dir } => compile(&dir).map(|c| print_stdout(&c.rust)),
         Commands::Build { dir, out } => build(&dir, out).map(|binary| {
             println!("{}", binary.display());

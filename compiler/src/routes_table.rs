@@ -5,11 +5,14 @@
 //! request?" without reading the generated Rust. Names only, no ids or
 //! pointers; columns are aligned so a one-field change is a one-line diff.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::emit::{base_path_text, host_pattern_text};
+use crate::glob;
 use crate::ir::{
-    HostEntry, HostPattern, MockFault, MockSettings, ModelApi, ModelService, Plan, Service,
+    FailoverPolicy, HostEntry, HostPattern, MockFault, MockSettings, ModelApi, ModelService,
+    Objective, Plan, Service, ServiceId, ServiceTimeouts, Target, WhenAllCooling,
 };
 
 /// The whole table: gateway settings, one block per host pattern in match
@@ -96,25 +99,25 @@ fn render_host(plan: &Plan, host: &HostEntry, out: &mut String) {
 }
 
 fn render_model_api_settings(plan: &Plan, api: &ModelApi, out: &mut String) {
-    match &api.model_service {
-        ModelService::Single(target) => {
-            let service = &plan.services[usize::from(target.service)];
-            let model = match &target.model {
-                Some(model) => format!("model rewritten to {model}"),
-                None => "model passed through".to_owned(),
-            };
-            let _ = writeln!(
-                out,
-                "    model service: single -> {} ({model})",
-                service.name
-            );
-        }
+    render_model_service(plan, &api.model_service, out);
+    if api.fallback.is_empty() {
+        out.push_str("    fallback: none\n");
+    } else {
+        let chain = api
+            .fallback
+            .iter()
+            .map(|t| target_text(plan, t))
+            .collect::<Vec<_>>();
+        let _ = writeln!(out, "    fallback: {}", chain.join(" -> "));
     }
-    match api.first_packet_timeout_ms {
-        0 => out.push_str("    first packet timeout off\n"),
-        ms => {
-            let _ = writeln!(out, "    first packet timeout {ms} ms");
-        }
+    let _ = writeln!(out, "    failover: {}", failover_text(&api.failover));
+    for (service, timers) in effective_timers(plan, api) {
+        let _ = writeln!(
+            out,
+            "    timers via {}: {}",
+            plan.services[usize::from(service)].name,
+            timers_text(&timers)
+        );
     }
     let m = api.monitoring;
     let flags = [
@@ -134,6 +137,129 @@ fn render_model_api_settings(plan: &Plan, api: &ModelApi, out: &mut String) {
         flags.join(", ")
     };
     let _ = writeln!(out, "    monitoring: {flags}");
+}
+
+/// The primary-target strategy; `byModelName` rules in PRECEDENCE order
+/// with their declaration index.
+fn render_model_service(plan: &Plan, service: &ModelService, out: &mut String) {
+    match service {
+        ModelService::Single(target) => {
+            let _ = writeln!(
+                out,
+                "    model service: single -> {}",
+                target_text(plan, target)
+            );
+        }
+        ModelService::ByModelName(rules) => {
+            out.push_str("    model service: by model name (first match wins, in this order)\n");
+            let patterns: Vec<&str> = rules.iter().map(|r| r.pattern.as_str()).collect();
+            let width = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
+            let mut catch_all = false;
+            for index in glob::precedence_order(&patterns) {
+                let rule = &rules[index];
+                catch_all |= glob::shape(&rule.pattern) == glob::Shape::Any;
+                let _ = writeln!(
+                    out,
+                    "      rule {index}: {:width$} -> {}",
+                    rule.pattern,
+                    target_text(plan, &rule.target)
+                );
+            }
+            if !catch_all {
+                out.push_str("      any other model: 404\n");
+            }
+        }
+        ModelService::ByProportion(entries) => {
+            out.push_str("    model service: by proportion\n");
+            let sum: f64 = entries.iter().map(|e| e.weight).sum();
+            for entry in entries {
+                let _ = writeln!(
+                    out,
+                    "      {} -> {}",
+                    share_text(entry.weight, sum),
+                    target_text(plan, &entry.target)
+                );
+            }
+        }
+        ModelService::ByMetrics(balance) => {
+            let _ = writeln!(
+                out,
+                "    model service: by metrics (lowest {}, observations decay with half-life {} ms) among:",
+                objective_text(balance.objective),
+                balance.decay_ms
+            );
+            for target in &balance.targets {
+                let _ = writeln!(out, "      {}", target_text(plan, target));
+            }
+        }
+    }
+}
+
+/// `weight 2.5 (71.4%)`; weights are written without a trailing `.0`.
+pub fn share_text(weight: f64, sum: f64) -> String {
+    let percent = if sum > 0.0 { weight / sum * 100.0 } else { 0.0 };
+    format!("weight {weight} ({percent:.1}%)")
+}
+
+pub fn objective_text(objective: Objective) -> &'static str {
+    match objective {
+        Objective::Latency => "latency",
+        Objective::FirstTokenLatency => "first-token latency",
+        Objective::LeastBusy => "requests in flight",
+    }
+}
+
+/// `openai (model rewritten to gpt-4o-mini)` or `openai (model passed through)`.
+pub fn target_text(plan: &Plan, target: &Target) -> String {
+    let service = plan
+        .services
+        .get(usize::from(target.service))
+        .map_or("?", |s| s.name.as_str());
+    match &target.model {
+        Some(model) => format!("{service} (model rewritten to {model})"),
+        None => format!("{service} (model passed through)"),
+    }
+}
+
+pub fn failover_text(failover: &FailoverPolicy) -> String {
+    let also = match (failover.on_client_errors, failover.on_context_length) {
+        (false, false) => "not on client errors or context length",
+        (true, false) => "also on client errors, not on context length",
+        (false, true) => "also on context length, not on other client errors",
+        (true, true) => "also on client errors and context length",
+    };
+    let budget = match failover.budget_ms {
+        0 => "no time budget".to_owned(),
+        ms => format!("budget {ms} ms"),
+    };
+    let cooling = match failover.when_all_cooling {
+        WhenAllCooling::Reject => "when all cooling reject with 503".to_owned(),
+        WhenAllCooling::WaitUpTo { ms } => format!("when all cooling wait up to {ms} ms"),
+    };
+    format!("{also}, {budget}, {cooling}")
+}
+
+/// The timers each service this API can reach runs with after the API's
+/// overrides, by service id (primary targets and fallback).
+pub fn effective_timers(plan: &Plan, api: &ModelApi) -> Vec<(ServiceId, ServiceTimeouts)> {
+    let primary: Vec<&Target> = match &api.model_service {
+        ModelService::Single(target) => vec![target],
+        ModelService::ByModelName(rules) => rules.iter().map(|r| &r.target).collect(),
+        ModelService::ByProportion(entries) => entries.iter().map(|e| &e.target).collect(),
+        ModelService::ByMetrics(balance) => balance.targets.iter().collect(),
+    };
+    let services: BTreeSet<ServiceId> = primary
+        .into_iter()
+        .chain(&api.fallback)
+        .map(|t| t.service)
+        .collect();
+    services
+        .into_iter()
+        .filter_map(|id| {
+            let service = plan.services.get(usize::from(id))?;
+            Some((id, api.timeouts.apply(&service.timeouts)))
+        })
+        .collect()
 }
 
 fn render_services(plan: &Plan, out: &mut String) {
@@ -175,17 +301,28 @@ fn render_service(service: &Service, name_width: usize, provider_width: usize, o
     if let Some(env) = &service.api_key_env {
         let _ = writeln!(out, "    api key from env {env}");
     }
-    let request = match service.request_timeout_ms {
-        0 => "off".to_owned(),
-        ms => format!("{ms} ms"),
-    };
-    let _ = writeln!(
-        out,
-        "    timeouts: connect {} ms, request {request}",
-        service.connect_timeout_ms
-    );
+    let _ = writeln!(out, "    timeouts: {}", timers_text(&service.timeouts));
     if let Some(mock) = &service.mock {
         let _ = writeln!(out, "    mock: {}", mock_text(mock));
+    }
+}
+
+/// `connect 2000 ms, first packet off, idle 120000 ms, total 600000 ms`.
+pub fn timers_text(timers: &ServiceTimeouts) -> String {
+    format!(
+        "connect {}, first packet {}, idle {}, total {}",
+        timer_text(timers.connect_ms),
+        timer_text(timers.first_packet_ms),
+        timer_text(timers.idle_ms),
+        timer_text(timers.total_ms)
+    )
+}
+
+/// `0` disables a timer.
+fn timer_text(ms: u64) -> String {
+    match ms {
+        0 => "off".to_owned(),
+        ms => format!("{ms} ms"),
     }
 }
 
@@ -263,7 +400,9 @@ mod tests {
             "{services}"
         );
         assert!(services.contains("    api key from env OPENAI_API_KEY\n"));
-        assert!(services.contains("    timeouts: connect 2000 ms, request 600000 ms\n"));
+        assert!(services.contains(
+            "    timeouts: connect 2000 ms, first packet off, idle 120000 ms, total 600000 ms\n"
+        ));
         assert!(services.contains(
             "    mock: latency 0 ms, 8 stream chunks, chunk delay 5 ms, 16 completion tokens, fault stall 100 ms after 2 chunks\n"
         ));

@@ -220,6 +220,14 @@ fn limit(
             format!("`{field}` must not be empty"),
             "write a value or remove the field to use its default".to_string(),
         ),
+        // Only `modelService` limits its keys: exactly one mode.
+        ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. } => (
+            format!(
+                "`{field}` takes exactly one of: {}",
+                fields_at(document, pointer).join(", ")
+            ),
+            "keep exactly one of them".to_string(),
+        ),
         ValidationErrorKind::MaxLength { limit } => (
             format!("`{field}` is longer than {limit} characters"),
             "shorten it".to_string(),

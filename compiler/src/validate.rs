@@ -4,14 +4,18 @@
 //! path pairs across Model APIs; references resolve; protocol allowed (and
 //! served) for the use case; base paths and domains well-formed; provider
 //! settings consistent (`baseUrl`, `mock:`); env var names; `listen`
-//! address. Base paths are normalized in place, so lowering reads them ready.
+//! address; model services (`glob` syntax, duplicate and unreachable
+//! `byModelName` rules, `byProportion` weights, `byMetrics` choice) and
+//! fallback targets that can never be tried. Base paths are normalized in
+//! place, so lowering reads them ready.
 
 use std::collections::BTreeMap;
 
 use crate::{
-    ast::{ModelApi, Spanned, Spec},
+    ast::{ModelApi, ModelServiceSpec, RuleSpec, Spanned, Spec, TargetSpec, WeightedSpec},
     catalog,
     diagnostic::{Code, Diagnostic, Diagnostics, closest_match},
+    glob,
     ir::Provider,
     source::Span,
 };
@@ -38,6 +42,8 @@ pub fn validate(mut spec: Spec, diagnostics: &mut Diagnostics) -> Option<Valid> 
         check_protocol(api, diagnostics);
         check_domains(api, diagnostics);
         normalize_api_base_path(api, diagnostics);
+        check_model_service(api, diagnostics);
+        check_fallback(api, diagnostics);
     }
     check_domain_base_pairs(&spec, diagnostics);
     check_references(&spec, diagnostics);
@@ -249,6 +255,159 @@ fn check_protocol(api: &ModelApi, diagnostics: &mut Diagnostics) {
     }
 }
 
+fn check_model_service(api: &ModelApi, diagnostics: &mut Diagnostics) {
+    match &api.model_service {
+        ModelServiceSpec::Single(_) => {}
+        ModelServiceSpec::ByModelName(rules) => check_rules(api, rules, diagnostics),
+        ModelServiceSpec::ByProportion { entries, span } => {
+            check_weights(api, entries, *span, diagnostics)
+        }
+        ModelServiceSpec::ByMetrics { targets, span, .. } if targets.len() < 2 => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::MetricsFewTargets,
+                    format!(
+                        "`byMetrics` of ModelAPI `{}` has {} target: there is nothing to choose between",
+                        api.name.value,
+                        targets.len()
+                    ),
+                )
+                .primary(*span, "needs at least 2 targets to balance")
+                .help("add another target, or use `single`"),
+            );
+        }
+        ModelServiceSpec::ByMetrics { .. } => {}
+    }
+}
+
+/// Invalid globs, exactly equal patterns (error) and unreachable rules (warning).
+fn check_rules(api: &ModelApi, rules: &[RuleSpec], diagnostics: &mut Diagnostics) {
+    let mut valid = true;
+    for rule in rules {
+        if let Err((problem, help)) = glob::check(&rule.pattern.value) {
+            valid = false;
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::InvalidGlob,
+                    format!("invalid model pattern `{}`: {problem}", rule.pattern.value),
+                )
+                .primary(rule.pattern.span, problem)
+                .help(help),
+            );
+        }
+    }
+    let mut first: BTreeMap<&str, Span> = BTreeMap::new();
+    for rule in rules {
+        match first.get(rule.pattern.value.as_str()) {
+            Some(earlier) => {
+                valid = false;
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::DuplicatePattern,
+                        format!(
+                            "ModelAPI `{}` has two rules matching `{}`",
+                            api.name.value, rule.pattern.value
+                        ),
+                    )
+                    .primary(rule.pattern.span, "the same pattern again")
+                    .secondary(*earlier, "first rule with this pattern")
+                    .help("remove one of the rules: the second could never be chosen"),
+                );
+            }
+            None => {
+                first.insert(&rule.pattern.value, rule.pattern.span);
+            }
+        }
+    }
+    if !valid {
+        return;
+    }
+    let patterns: Vec<&str> = rules.iter().map(|r| r.pattern.value.as_str()).collect();
+    for shadowed in glob::shadowed(&patterns) {
+        let (hidden, by) = (&rules[shadowed.unreachable], &rules[shadowed.by]);
+        let why = if glob::is_exact(&by.pattern.value) {
+            "exact patterns are tried first".to_string()
+        } else if glob::literal_chars(&by.pattern.value)
+            > glob::literal_chars(&hidden.pattern.value)
+        {
+            "patterns with more literal characters are tried first".to_string()
+        } else {
+            "with as many literal characters, the rule declared first is tried first".to_string()
+        };
+        diagnostics.push(
+            Diagnostic::new(
+                Code::UnreachableRule,
+                format!(
+                    "rule `{}` of ModelAPI `{}` is unreachable: every model it matches is matched by rule `{}` first",
+                    hidden.pattern.value, api.name.value, by.pattern.value
+                ),
+            )
+            .primary(hidden.pattern.span, "no model reaches this rule")
+            .secondary(by.pattern.span, format!("this rule wins ({why})"))
+            .help("remove the unreachable rule, or make its pattern more specific than the one that wins"),
+        );
+    }
+}
+
+fn check_weights(
+    api: &ModelApi,
+    entries: &[WeightedSpec],
+    span: Span,
+    diagnostics: &mut Diagnostics,
+) {
+    let sum: f64 = entries.iter().map(|e| e.weight.value).sum();
+    if sum <= 0.0 {
+        let mut diagnostic = Diagnostic::new(
+            Code::ZeroWeightSum,
+            format!(
+                "the `byProportion` weights of ModelAPI `{}` sum to 0: no request could be served",
+                api.name.value
+            ),
+        )
+        .primary(span, "every weight is 0");
+        for entry in entries {
+            diagnostic = diagnostic.secondary(entry.weight.span, "weight 0");
+        }
+        diagnostics
+            .push(diagnostic.help("give at least one target a weight above 0 (0 drains a target)"));
+    }
+}
+
+/// A fallback target a request can never reach: a request never tries the
+/// same `(service, model)` twice.
+fn check_fallback(api: &ModelApi, diagnostics: &mut Diagnostics) {
+    let primary = match &api.model_service {
+        ModelServiceSpec::Single(target) => Some(target),
+        _ => None,
+    };
+    for (index, target) in api.fallback.iter().enumerate() {
+        let earlier: Option<(&TargetSpec, &str)> = primary
+            .filter(|p| p.same_target(target))
+            .map(|p| (p, "the primary target"))
+            .or_else(|| {
+                api.fallback[..index]
+                    .iter()
+                    .find(|f| f.same_target(target))
+                    .map(|f| (f, "an earlier fallback"))
+            });
+        if let Some((earlier, what)) = earlier {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::FallbackNeverTried,
+                    format!(
+                        "fallback {} of ModelAPI `{}` is never tried: a request never tries the same target twice",
+                        target.describe(),
+                        api.name.value
+                    ),
+                )
+                .primary(target.span, "never tried")
+                .secondary(earlier.span, format!("already tried as {what}"))
+                .help("remove it, or give it another `model` so it is a different target"),
+            );
+        }
+    }
+}
+
 fn check_domains(api: &ModelApi, diagnostics: &mut Diagnostics) {
     for domain in &api.domains {
         if let Err((problem, help)) = check_domain(&domain.value) {
@@ -407,7 +566,7 @@ fn check_references(spec: &Spec, diagnostics: &mut Diagnostics) {
         .map(|s| s.name.value.as_str())
         .collect();
     for api in &spec.model_apis {
-        for reference in api.model_service.services() {
+        for reference in api.service_references() {
             let name = reference.value.as_str();
             if names.contains(&name) || spec.rejected_has("AIService", name) {
                 continue;
@@ -443,7 +602,7 @@ fn check_usage(spec: &Spec, diagnostics: &mut Diagnostics) {
         let used = spec
             .model_apis
             .iter()
-            .flat_map(|a| a.model_service.services())
+            .flat_map(|a| a.service_references())
             .any(|r| r.value == service.name.value);
         if !used {
             diagnostics.push(
@@ -455,7 +614,7 @@ fn check_usage(spec: &Spec, diagnostics: &mut Diagnostics) {
                     ),
                 )
                 .primary(service.name.span, "never referenced")
-                .help("reference it from a ModelAPI's `modelService`, or remove it"),
+                .help("reference it from a ModelAPI's `modelService` or `fallback`, or remove it"),
             );
         }
     }
@@ -713,6 +872,114 @@ mod tests {
         ] {
             assert!(found.contains(&code), "{code:?} missing from {found:?}");
         }
+    }
+
+    fn api_with(model_service: &str, extra: &str) -> String {
+        format!(
+            "{MOCK}---\nkind: AIService\nname: other\nprovider: mock\n---\nkind: ModelAPI\nname: chat\nuseCase: text-generation\nprotocol: openai\ndomains: [\"*\"]\nmodelService:\n{model_service}{extra}"
+        )
+    }
+
+    #[test]
+    fn unknown_services_are_found_in_every_mode_and_in_fallback() {
+        for mode in [
+            "  byModelName:\n    - { match: \"a*\", service: mock }\n    - { match: \"*\", service: nope }\n",
+            "  byProportion:\n    - { service: mock, weight: 1 }\n    - { service: nope, weight: 1 }\n",
+            "  byMetrics: { targets: [ { service: mock }, { service: nope } ] }\n",
+        ] {
+            let text = api_with(mode, "fallback: [ { service: other } ]\n");
+            assert_eq!(
+                codes(&[("a.yaml", &text)]),
+                vec![Code::UnknownService],
+                "{mode}"
+            );
+        }
+        let text = api_with(
+            "  single: { service: mock }\n",
+            "fallback: [ { service: other }, { service: nope } ]\n",
+        );
+        assert_eq!(codes(&[("a.yaml", &text)]), vec![Code::UnknownService]);
+        // A service used only as a fallback is used.
+        let text = api_with(
+            "  single: { service: mock }\n",
+            "fallback: [ { service: other } ]\n",
+        );
+        assert!(codes(&[("a.yaml", &text)]).is_empty());
+    }
+
+    #[test]
+    fn weights_are_non_negative_and_must_not_all_be_zero() {
+        let negative = api_with(
+            "  byProportion:\n    - { service: mock, weight: -1 }\n    - { service: other, weight: 1 }\n",
+            "",
+        );
+        assert_eq!(codes(&[("a.yaml", &negative)]), vec![Code::OutOfLimits]);
+        let zero = api_with(
+            "  byProportion:\n    - { service: mock, weight: 0 }\n    - { service: other, weight: 0 }\n",
+            "",
+        );
+        assert_eq!(codes(&[("a.yaml", &zero)]), vec![Code::ZeroWeightSum]);
+        let drained = zero.replacen("weight: 0 }", "weight: 0.5 }", 1);
+        assert!(codes(&[("a.yaml", &drained)]).is_empty());
+    }
+
+    #[test]
+    fn a_model_service_has_exactly_one_mode() {
+        let two = api_with(
+            "  single: { service: mock }\n  byMetrics: { targets: [ { service: other } ] }\n",
+            "",
+        );
+        let (_, diagnostics) = run(&[("a.yaml", &two)]);
+        assert_eq!(diagnostics.codes(), vec![Code::OutOfLimits]);
+        assert!(
+            diagnostics.items[0]
+                .message
+                .contains("`modelService` takes exactly one of:"),
+            "{diagnostics:?}"
+        );
+    }
+
+    #[test]
+    fn glob_errors_and_warnings_are_all_reported_at_once() {
+        let rules = "  byModelName:\n    - { match: \"*\", service: mock }\n    - { match: \"a b\", service: other }\n    - { match: \"x*\", service: other }\n    - { match: \"x*\", service: mock }\n";
+        let found = codes(&[("a.yaml", &api_with(rules, ""))]);
+        assert_eq!(found, vec![Code::DuplicatePattern, Code::InvalidGlob]);
+        // Without errors, shadowing is reported naming both rules.
+        let rules = "  byModelName:\n    - { match: \"*\", service: mock }\n    - { match: \"?*\", service: other }\n";
+        let (valid, diagnostics) = run(&[("a.yaml", &api_with(rules, ""))]);
+        assert!(valid.is_some());
+        assert_eq!(diagnostics.codes(), vec![Code::UnreachableRule]);
+        let d = &diagnostics.items[0];
+        assert!(d.message.contains("rule `?*`") && d.message.contains("rule `*`"));
+        assert_eq!(d.labels.len(), 2);
+    }
+
+    #[test]
+    fn fallback_repeats_and_lonely_metrics_are_warnings() {
+        let text = api_with(
+            "  single: { service: mock, model: m }\n",
+            "fallback: [ { service: mock, model: m }, { service: mock }, { service: other }, { service: other } ]\n",
+        );
+        let (valid, diagnostics) = run(&[("a.yaml", &text)]);
+        assert!(valid.is_some());
+        let never_tried: Vec<&str> = diagnostics
+            .items
+            .iter()
+            .filter(|d| d.code == Code::FallbackNeverTried)
+            .map(|d| d.labels[1].message.as_str())
+            .collect();
+        assert_eq!(
+            never_tried,
+            [
+                "already tried as the primary target",
+                "already tried as an earlier fallback"
+            ]
+        );
+        let text = api_with(
+            "  byMetrics: { targets: [ { service: mock } ] }\n",
+            "fallback: [ { service: other } ]\n",
+        );
+        assert_eq!(codes(&[("a.yaml", &text)]), vec![Code::MetricsFewTargets]);
     }
 
     /// The fixture folders: `specs/invalid/<CODE>-*` yield `<CODE>`; valid ones yield no error.

@@ -68,11 +68,18 @@ pub enum Provider {
     Mock,
 }
 
+/// A service's timers. Every value is in milliseconds; 0 disables a timer.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceTimeouts {
+    /// TCP (and TLS) connect.
     pub connect_ms: u64,
-    /// Whole request budget, head to last byte; 0 disables it.
-    pub request_ms: u64,
+    /// Streaming: from sending the request to the first content delta
+    /// (pings and role-only preludes do not count).
+    pub first_packet_ms: u64,
+    /// Streaming: the longest gap between two chunks after the first.
+    pub idle_ms: u64,
+    /// Whole attempt, request sent to last byte.
+    pub total_ms: u64,
 }
 
 /// Settings of the built-in mock provider, per service.
@@ -105,6 +112,11 @@ pub enum MockFault {
     CutAfterChunks { chunks: u32 },
     /// Send a malformed event after this many chunks, then carry on.
     MalformedAfterChunks { chunks: u32 },
+    /// Streams: send this many chunks, then the protocol's own error event
+    /// (OpenAI `data: {"error":...}`, Anthropic `event: error`) and end.
+    ErrorEventAfterChunks { chunks: u32 },
+    /// Answer 400 with the provider's context-length error ("prompt too long").
+    ContextLength,
 }
 
 /// One Model API: what the user creates, edits and deletes.
@@ -118,8 +130,42 @@ pub struct ModelApi {
     pub strip_base_path: bool,
     pub monitoring: Monitoring,
     pub model_service: ModelService,
-    /// 0 disables it.
-    pub first_packet_timeout_ms: u64,
+    /// Tried in order after the primary target fails before the commit point.
+    pub fallback: &'static [Target],
+    pub failover: FailoverPolicy,
+    /// Per-Model-API overrides of the chosen service's timers.
+    pub timeouts: TimeoutOverrides,
+}
+
+/// Timer overrides; `None` keeps the service's value, `Some(0)` disables it.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeoutOverrides {
+    pub first_packet_ms: Option<u64>,
+    pub idle_ms: Option<u64>,
+    pub total_ms: Option<u64>,
+}
+
+/// Which failures move on to the next target, beyond the ones that always do
+/// (connect errors, timeouts, 429, 5xx, 529, first packet timeout, an error
+/// event before any content).
+#[derive(Debug, Clone, Copy)]
+pub struct FailoverPolicy {
+    /// 400, 401, 403, 404 and 413 also fail over.
+    pub on_client_errors: bool,
+    /// A context-length error (a 400 saying the prompt is too long) fails over.
+    pub on_context_length: bool,
+    /// Time budget for all attempts of one request together; 0 = none.
+    pub budget_ms: u64,
+    /// What to do when every remaining target is cooling down.
+    pub when_all_cooling: WhenAllCooling,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenAllCooling {
+    /// Answer 503 with `Retry-After` set to the soonest recovery.
+    Reject,
+    /// Wait for the soonest recovery, up to this many milliseconds, then try it.
+    WaitUpTo { ms: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,15 +196,64 @@ pub struct Monitoring {
     pub record_response: bool,
 }
 
-/// How a Model API chooses a service. More modes (by model name, by
-/// proportion, by metrics, intelligent) become more variants.
+/// How a Model API chooses its primary target. (`intelligent` becomes one
+/// more variant.)
 #[derive(Debug)]
 pub enum ModelService {
+    /// One service; model passed through or rewritten.
     Single(Target),
+    /// Ordered rules on the request's `model`. `select` is generated from the
+    /// compiled globs and returns the index of the winning rule (precedence:
+    /// exact before glob, more literal characters before fewer, then
+    /// declaration order), or `None` when no rule matches.
+    ByModelName {
+        rules: &'static [ModelRule],
+        select: fn(model: &str) -> Option<u16>,
+    },
+    /// Traffic split by weight; listing order never changes the split.
+    ByProportion(&'static [WeightedTarget]),
+    /// Chosen from live observations (power of two choices over peak-EWMA cost).
+    ByMetrics(MetricsBalance),
+}
+
+/// One `byModelName` rule.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelRule {
+    /// The pattern as written (`qwen-*`), for headers, logs and `explain`.
+    pub pattern: &'static str,
+    pub target: Target,
+}
+
+/// One `byProportion` entry; weight 0 drains the target.
+#[derive(Debug, Clone, Copy)]
+pub struct WeightedTarget {
+    pub target: Target,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsBalance {
+    pub targets: &'static [Target],
+    pub objective: Objective,
+    /// Half-life of observations: a healed service wins traffic back within a
+    /// few of these.
+    pub decay_ms: u64,
+}
+
+/// What `byMetrics` minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Objective {
+    /// Total latency (and, for streams, first-token latency), weighted by failures.
+    Latency,
+    /// First-token latency of streams.
+    FirstTokenLatency,
+    /// Requests in flight.
+    LeastBusy,
 }
 
 /// A service plus an optional model rewrite (`None` passes the model through).
-#[derive(Debug, Clone, Copy)]
+/// A request never tries the same `(service, model)` twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target {
     pub service: ServiceId,
     pub model: Option<&'static str>,
@@ -304,9 +399,85 @@ pub fn host_has_suffix(host: &str, suffix: &str) -> bool {
     host.len() > suffix.len() && host.ends_with(suffix)
 }
 
+/// Matches `text` against a model-name glob that the compiler split on `*`
+/// into `parts` (a `?` inside a part matches exactly one character).
+///
+/// Only globs that are not a plain exact, prefix or suffix test reach this;
+/// those compile to `==`, `starts_with` and `ends_with`. One part means no
+/// `*`; otherwise the first part is anchored at the start, the last at the
+/// end, and the middle ones are found leftmost-first (which is exact for
+/// `*`-separated literals).
+pub fn glob_matches(text: &str, parts: &[&str]) -> bool {
+    match parts {
+        [] => text.is_empty(),
+        [only] => strip_glob_prefix(text, only).is_some_and(str::is_empty),
+        [first, middle @ .., last] => {
+            let Some(mut rest) = strip_glob_prefix(text, first) else {
+                return false;
+            };
+            for part in middle {
+                match find_glob_part(rest, part) {
+                    Some(after) => rest = after,
+                    None => return false,
+                }
+            }
+            let wanted = last.chars().count();
+            let have = rest.chars().count();
+            if have < wanted {
+                return false;
+            }
+            let start = rest
+                .char_indices()
+                .nth(have - wanted)
+                .map_or(rest.len(), |(index, _)| index);
+            strip_glob_prefix(&rest[start..], last).is_some_and(str::is_empty)
+        }
+    }
+}
+
+/// `text` without a leading match of `part`, where `?` matches any one character.
+fn strip_glob_prefix<'t>(text: &'t str, part: &str) -> Option<&'t str> {
+    let mut chars = text.char_indices();
+    for wanted in part.chars() {
+        let (_, got) = chars.next()?;
+        if wanted != '?' && wanted != got {
+            return None;
+        }
+    }
+    Some(chars.as_str())
+}
+
+/// The text after the leftmost match of `part` in `text`.
+fn find_glob_part<'t>(text: &'t str, part: &str) -> Option<&'t str> {
+    text.char_indices()
+        .map(|(index, _)| index)
+        .chain(std::iter::once(text.len()))
+        .find_map(|index| strip_glob_prefix(&text[index..], part))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compiled_globs_match_like_shell_globs() {
+        // `a*b?c*d` split on `*`.
+        let parts = ["a", "b?c", "d"];
+        assert!(glob_matches("abxcd", &parts));
+        assert!(glob_matches("a--b-c--d", &parts));
+        assert!(!glob_matches("abcd", &parts));
+        assert!(!glob_matches("abxc", &parts));
+        // `*` alone, `?` alone, no star.
+        assert!(glob_matches("", &["", ""]));
+        assert!(glob_matches("x", &["?"]));
+        assert!(!glob_matches("xy", &["?"]));
+        // The last part may not overlap a middle one: `*ab*ab` on `xab`.
+        assert!(!glob_matches("xab", &["", "ab", "ab"]));
+        assert!(glob_matches("abab", &["", "ab", "ab"]));
+        // Multi-byte characters count as one.
+        assert!(glob_matches("qwen-é", &["qwen-?"]));
+        assert!(glob_matches("é-max", &["?-", ""]));
+    }
 
     #[test]
     fn strip_base_respects_segment_boundaries() {

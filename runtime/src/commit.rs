@@ -1,151 +1,152 @@
-//! The commit point of one upstream attempt: wait for the head (and, on streams, the first content) under the timeouts.
+//! The commit point of one upstream attempt: wait for the head (and, on streams, the first content) under the timers.
 //!
-//! Before the commit point nothing has reached the client, so a failure can
-//! still become a clean error response (or, with routing, a fallback to the
-//! next target). After it the response belongs to the client: the bytes read
-//! while waiting are replayed first, then the rest streams as it arrives.
+//! Before the commit point nothing has reached the client, so every failure
+//! can still fail over to the next target: an error status (its body read,
+//! bounded, so it can be classified and handed on), a timer running out, a
+//! stream that breaks or reports an error before any content. After it the
+//! response belongs to the client: the bytes read while waiting are replayed
+//! first, then the rest streams as it arrives (under `stream_guard`).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
+use std::time::SystemTime;
 
-use bytes::Bytes;
-use http::Response;
+use bytes::{Bytes, BytesMut};
+use http::{Response, header};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use crate::body::{BodyError, ResponseBody};
-use crate::protocol_error::GatewayError;
+use crate::failure::{Failure, Timer, UpstreamError, error_event_message, is_failure_status};
 use crate::sse::SseFramer;
 
-/// Why an attempt failed before its commit point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptFailure {
-    /// The upstream could not be reached, or broke before sending a head.
-    Unavailable,
-    /// The whole-request or connect timeout passed before the head.
-    Timeout,
-    /// A streaming answer sent no content within the first packet timeout.
-    FirstPacketTimeout,
-    /// The stream broke after the head but before any content.
-    BrokenBeforeContent,
-}
+/// The most of an upstream error body kept for classification and hand-on.
+pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-impl AttemptFailure {
-    /// The error the client gets when no other target is left.
-    pub fn gateway_error(self) -> GatewayError {
-        match self {
-            AttemptFailure::Unavailable | AttemptFailure::BrokenBeforeContent => {
-                GatewayError::BadGateway
-            }
-            AttemptFailure::Timeout | AttemptFailure::FirstPacketTimeout => {
-                GatewayError::GatewayTimeout
-            }
-        }
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            AttemptFailure::Unavailable => "the upstream service could not be reached",
-            AttemptFailure::Timeout => "the upstream service did not answer in time",
-            AttemptFailure::FirstPacketTimeout => {
-                "the upstream service sent no content within the first packet timeout"
-            }
-            AttemptFailure::BrokenBeforeContent => {
-                "the upstream stream broke before sending any content"
-            }
-        }
-    }
-}
-
-/// The deadlines one attempt runs under.
+/// The deadlines one attempt runs under before its commit point.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Deadlines {
-    /// Whole request, head to last byte (`requestMs`).
-    pub request: Option<Instant>,
-    /// Head and first content of a stream (`firstPacketTimeoutMs`); only set
-    /// for streaming requests.
+    /// The attempt's total timeout.
+    pub total: Option<Instant>,
+    /// First content of a stream (ignored for non-streaming requests).
     pub first_packet: Option<Instant>,
+    /// `failover.budgetMs` of the whole request.
+    pub budget: Option<Instant>,
 }
 
-/// Waits for `head` and, for a streaming request under a first packet
-/// timeout, for the first SSE event carrying content. Returns the response
-/// to send (committed), or why the attempt failed.
+impl Deadlines {
+    /// The earliest deadline before the commit point, and which timer it is.
+    pub fn before_commit(&self, stream: bool) -> Option<(Instant, Timer)> {
+        let first_packet = self.first_packet.filter(|_| stream);
+        [
+            (self.budget, Timer::Budget),
+            (self.total, Timer::Total),
+            (first_packet, Timer::FirstPacket),
+        ]
+        .into_iter()
+        .filter_map(|(at, timer)| at.map(|at| (at, timer)))
+        .min_by_key(|(at, _)| *at)
+    }
+}
+
+/// Runs `future` until `deadline`, failing with that timer's timeout.
+async fn within<F: Future>(
+    deadline: Option<(Instant, Timer)>,
+    future: F,
+) -> Result<F::Output, Failure> {
+    match deadline {
+        Some((at, timer)) => tokio::time::timeout_at(at, future)
+            .await
+            .map_err(|_| Failure::Timeout(timer)),
+        None => Ok(future.await),
+    }
+}
+
+/// Waits for `head` and, when `stream` is set and the answer is an event
+/// stream, for the first SSE event carrying content. Returns the response to
+/// send (committed), or why the attempt failed.
 pub async fn commit<F>(
     head: F,
     deadlines: Deadlines,
-) -> Result<Response<ResponseBody>, AttemptFailure>
+    stream: bool,
+) -> Result<Response<ResponseBody>, Failure>
 where
-    F: Future<Output = Result<Response<ResponseBody>, AttemptFailure>>,
+    F: Future<Output = Result<Response<ResponseBody>, Failure>>,
 {
-    if let (Some(request), None) = (deadlines.request, deadlines.first_packet) {
-        // The common case: one timer covers the head wait and then the body.
-        let mut sleep = Box::pin(tokio::time::sleep_until(request));
-        let response = tokio::select! {
-            biased;
-            response = head => response?,
-            () = sleep.as_mut() => return Err(AttemptFailure::Timeout),
-        };
-        return Ok(response.map(|body| DeadlineBody::new(body, sleep).boxed()));
-    }
-    let (wait_until, failure_on_expiry) = match (deadlines.first_packet, deadlines.request) {
-        (Some(first), Some(request)) if request < first => (Some(request), AttemptFailure::Timeout),
-        (Some(first), _) => (Some(first), AttemptFailure::FirstPacketTimeout),
-        (None, request) => (request, AttemptFailure::Timeout),
-    };
-    let response = match wait_until {
-        Some(deadline) => tokio::time::timeout_at(deadline, head)
+    let deadline = deadlines.before_commit(stream);
+    let response = within(deadline, head).await??;
+    if is_failure_status(response.status()) {
+        let (parts, body) = response.into_parts();
+        let body = within(deadline, read_bounded(body))
             .await
-            .map_err(|_| failure_on_expiry)??,
-        None => head.await?,
-    };
-    let response = match deadlines.first_packet {
-        Some(_) if response.status().is_success() => {
-            // `wait_until` is set whenever `first_packet` is.
-            let deadline = wait_until.unwrap_or_else(Instant::now);
-            await_first_content(response, deadline, failure_on_expiry).await?
+            .unwrap_or_default();
+        return Err(Failure::Status(UpstreamError::classify(
+            parts.status,
+            &parts.headers,
+            body,
+            SystemTime::now(),
+        )));
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("json"));
+    if stream && !is_json {
+        return await_first_content(response, deadline).await;
+    }
+    Ok(response)
+}
+
+/// Up to [`ERROR_BODY_LIMIT`] bytes of a body; a break keeps what was read.
+async fn read_bounded(mut body: ResponseBody) -> Bytes {
+    let mut buffer = BytesMut::new();
+    while buffer.len() < ERROR_BODY_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    let room = ERROR_BODY_LIMIT - buffer.len();
+                    buffer.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            _ => break,
         }
-        _ => response,
-    };
-    Ok(match deadlines.request {
-        Some(deadline) => response.map(|body| {
-            DeadlineBody::new(body, Box::pin(tokio::time::sleep_until(deadline))).boxed()
-        }),
-        None => response,
-    })
+    }
+    buffer.freeze()
 }
 
 /// Reads the stream until an event carries content, keeping every frame read.
 async fn await_first_content(
     response: Response<ResponseBody>,
-    deadline: Instant,
-    failure_on_expiry: AttemptFailure,
-) -> Result<Response<ResponseBody>, AttemptFailure> {
+    deadline: Option<(Instant, Timer)>,
+) -> Result<Response<ResponseBody>, Failure> {
     let (parts, mut body) = response.into_parts();
     let mut framer = SseFramer::new();
     let mut events = Vec::new();
     let mut seen = VecDeque::new();
     loop {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .map_err(|_| failure_on_expiry)?;
-        let Some(frame) = frame else {
+        let Some(frame) = within(deadline, body.frame()).await? else {
             // The stream ended without content: whatever it said is the answer.
             return Ok(Response::from_parts(parts, Replay::new(seen, None).boxed()));
         };
-        let frame = frame.map_err(|_| AttemptFailure::BrokenBeforeContent)?;
+        let frame = frame.map_err(|_| Failure::BrokenBeforeContent)?;
         if let Some(data) = frame.data_ref() {
             framer.feed(data, &mut events);
         }
         seen.push_back(frame);
-        if events.iter().any(|event| event.carries_content()) {
-            return Ok(Response::from_parts(
-                parts,
-                Replay::new(seen, Some(body)).boxed(),
-            ));
+        for event in events.drain(..) {
+            if let Some(message) = error_event_message(&event) {
+                return Err(Failure::ErrorEvent { message });
+            }
+            if event.carries_content() {
+                return Ok(Response::from_parts(
+                    parts,
+                    Replay::new(seen, Some(body)).boxed(),
+                ));
+            }
         }
-        events.clear();
     }
 }
 
@@ -203,58 +204,11 @@ impl Body for Replay {
     }
 }
 
-/// A body that fails once the whole-request deadline passes.
-struct DeadlineBody {
-    inner: ResponseBody,
-    sleep: Pin<Box<Sleep>>,
-    expired: bool,
-}
-
-impl DeadlineBody {
-    fn new(inner: ResponseBody, sleep: Pin<Box<Sleep>>) -> DeadlineBody {
-        DeadlineBody {
-            inner,
-            sleep,
-            expired: false,
-        }
-    }
-}
-
-impl Body for DeadlineBody {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let this = self.get_mut();
-        if this.expired {
-            return Poll::Ready(None);
-        }
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(frame);
-        }
-        ready!(this.sleep.as_mut().poll(cx));
-        this.expired = true;
-        Poll::Ready(Some(Err(BodyError::message(
-            "the upstream request timed out mid-body",
-        ))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.expired || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
+    use http::StatusCode;
     use tokio::sync::mpsc;
 
     use super::*;
@@ -281,19 +235,31 @@ mod tests {
 
     fn first_packet_in(ms: u64) -> Deadlines {
         Deadlines {
-            request: None,
             first_packet: Some(Instant::now() + Duration::from_millis(ms)),
+            ..Deadlines::default()
+        }
+    }
+
+    fn failure_of(outcome: Result<Response<ResponseBody>, Failure>) -> Failure {
+        match outcome {
+            Ok(_) => panic!("committed, expected a failure"),
+            Err(failure) => failure,
         }
     }
 
     #[tokio::test]
-    async fn pings_alone_never_commit_and_time_out() {
+    async fn pings_and_role_preludes_never_commit_and_time_out() {
         let (sender, receiver) = mpsc::unbounded_channel();
         sender
-            .send(Ok(Bytes::from_static(b": ping\n\nevent: ping\n")))
+            .send(Ok(Bytes::from_static(
+                b": ping\n\nevent: ping\ndata: {}\n\ndata: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n",
+            )))
             .ok();
-        let outcome = commit(async { Ok(streamed(receiver)) }, first_packet_in(100)).await;
-        assert_eq!(outcome.err(), Some(AttemptFailure::FirstPacketTimeout));
+        let outcome = commit(async { Ok(streamed(receiver)) }, first_packet_in(100), true).await;
+        assert!(matches!(
+            failure_of(outcome),
+            Failure::Timeout(Timer::FirstPacket)
+        ));
         drop(sender);
     }
 
@@ -302,8 +268,29 @@ mod tests {
         let (sender, receiver) = mpsc::unbounded_channel();
         sender.send(Ok(Bytes::from_static(b": ping\n\n"))).ok();
         sender.send(Err(BodyError::message("cut"))).ok();
-        let outcome = commit(async { Ok(streamed(receiver)) }, first_packet_in(1000)).await;
-        assert_eq!(outcome.err(), Some(AttemptFailure::BrokenBeforeContent));
+        let outcome = commit(
+            async { Ok(streamed(receiver)) },
+            first_packet_in(1000),
+            true,
+        )
+        .await;
+        assert!(matches!(failure_of(outcome), Failure::BrokenBeforeContent));
+    }
+
+    #[tokio::test]
+    async fn an_error_event_before_content_is_a_failure() {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        sender
+            .send(Ok(Bytes::from_static(
+                b"event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+            )))
+            .ok();
+        // No first packet timeout: a stream still waits for its first content.
+        let outcome = commit(async { Ok(streamed(receiver)) }, Deadlines::default(), true).await;
+        match failure_of(outcome) {
+            Failure::ErrorEvent { message } => assert_eq!(message, "Overloaded"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]
@@ -311,7 +298,7 @@ mod tests {
         let (sender, receiver) = mpsc::unbounded_channel();
         for part in [
             &b": ping\n\nda"[..],
-            b"ta: {\"n\":1",
+            b"ta: {\"choices\":[{\"delta\":{\"content\":\"h\"}}]",
             b"}\n",
             b"\n",
             b"data: [DONE]\n\n",
@@ -319,9 +306,13 @@ mod tests {
             sender.send(Ok(Bytes::from_static(part))).ok();
         }
         drop(sender);
-        let response = commit(async { Ok(streamed(receiver)) }, first_packet_in(1000))
-            .await
-            .expect("committed");
+        let response = commit(
+            async { Ok(streamed(receiver)) },
+            first_packet_in(1000),
+            true,
+        )
+        .await
+        .expect("committed");
         let bytes = response
             .into_body()
             .collect()
@@ -330,42 +321,52 @@ mod tests {
             .map(|c| c.to_bytes());
         assert_eq!(
             bytes.as_deref(),
-            Some(&b": ping\n\ndata: {\"n\":1}\n\ndata: [DONE]\n\n"[..])
+            Some(&b": ping\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"h\"}}]}\n\ndata: [DONE]\n\n"[..])
         );
     }
 
     #[tokio::test]
-    async fn a_slow_head_is_a_timeout_under_the_request_deadline() {
-        let head = async {
+    async fn a_slow_head_is_a_timeout_of_the_earliest_timer() {
+        let head = || async {
             tokio::time::sleep(Duration::from_secs(5)).await;
-            Err(AttemptFailure::Unavailable)
+            Err(Failure::Connect)
         };
+        let now = Instant::now();
         let deadlines = Deadlines {
-            request: Some(Instant::now() + Duration::from_millis(50)),
+            total: Some(now + Duration::from_millis(80)),
             first_packet: None,
+            budget: Some(now + Duration::from_millis(40)),
         };
-        assert_eq!(
-            commit(head, deadlines).await.err(),
-            Some(AttemptFailure::Timeout)
+        let failure = failure_of(commit(head(), deadlines, false).await);
+        assert!(
+            matches!(failure, Failure::Timeout(Timer::Budget)),
+            "{failure:?}"
+        );
+        let deadlines = Deadlines {
+            budget: None,
+            ..deadlines
+        };
+        let failure = failure_of(commit(head(), deadlines, false).await);
+        assert!(
+            matches!(failure, Failure::Timeout(Timer::Total)),
+            "{failure:?}"
         );
     }
 
     #[tokio::test]
-    async fn the_request_deadline_cuts_a_body_that_runs_past_it() {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        sender.send(Ok(Bytes::from_static(b"data: 1\n\n"))).ok();
-        let deadlines = Deadlines {
-            request: Some(Instant::now() + Duration::from_millis(100)),
-            first_packet: None,
+    async fn an_error_status_is_read_and_classified_before_commit() {
+        let head = async {
+            let mut response = Response::new(crate::body::full(
+                r#"{"error":{"message":"maximum context length is 10 tokens"}}"#,
+            ));
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            Ok(response)
         };
-        let response = commit(async { Ok(streamed(receiver)) }, deadlines)
-            .await
-            .expect("committed at the head");
-        let outcome = response.into_body().collect().await;
-        assert!(
-            outcome.is_err(),
-            "a body past the deadline must end in an error"
-        );
-        drop(sender);
+        match failure_of(commit(head, Deadlines::default(), false).await) {
+            Failure::Status(error) => {
+                assert_eq!(error.class, crate::failure::StatusClass::ContextLength);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -4,9 +4,14 @@
 //! function, naming only [`codegen`]) plus a three-line `main.rs` calling
 //! [`main`]. Everything algorithmic lives here, unit-tested once.
 
+pub mod attempts;
+pub mod balance;
 pub mod body;
 pub mod codegen;
 pub mod commit;
+pub mod convert;
+pub mod cooldown;
+pub mod failure;
 pub mod headers;
 pub mod mock;
 pub mod protocol_error;
@@ -15,7 +20,10 @@ pub mod request_body;
 pub mod server;
 pub mod sse;
 pub mod startup;
+pub mod stats;
+pub mod stream_guard;
 pub mod upstream;
+pub mod usage;
 
 /// Entry point of a generated gateway binary: parses the command line, reads
 /// secrets from the environment, serves until SIGTERM/SIGINT, then drains.

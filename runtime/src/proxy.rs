@@ -1,38 +1,58 @@
-//! The per-request pipeline: match the route, read and adapt the body, send it upstream, stream the answer back.
+//! The per-request pipeline: match the route, read the body, plan the attempts, try targets until one commits, stream it back.
 //!
 //! [`Gateway`] holds everything derived from the plan at startup (parsed
-//! upstream origins, `Authorization` values, header values for names), so a
-//! request allocates only what it must: the upstream path and, when the model
-//! is rewritten, the new body.
+//! upstream origins, `Authorization` values, header values for names, one
+//! entry per distinct `(service, model)` target, balancer state, cooldowns),
+//! so a request allocates only what it must: the upstream path and, when the
+//! model is rewritten, the new body. The client body is `Bytes`, so each
+//! attempt shares it.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, Uri};
+use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
 use tokio::time::{Duration, Instant};
 
-use crate::body::{BodyError, ResponseBody};
-use crate::codegen::{Method, ModelService, Plan, Protocol, Provider, RouteMatch, Target};
-use crate::commit::{AttemptFailure, Deadlines, commit};
+use crate::attempts::{Primary, Refusal, TargetPlan};
+use crate::balance::{MetricsBalancer, WeightedPicker};
+use crate::body::{BodyError, ResponseBody, full};
+use crate::codegen::{
+    FailoverPolicy, Method, ModelService, Plan, Protocol, Provider, RouteMatch, Target,
+    TimeoutOverrides, WhenAllCooling,
+};
+use crate::commit::{Deadlines, commit};
+use crate::cooldown::CooldownTable;
+use crate::failure::{Failure, Timer, retry_after_value};
 use crate::headers::{NOT_FORWARDED, request_host, strip_hop_by_hop};
 use crate::protocol_error::{self, GatewayError, protocol_for_unmatched_path};
 use crate::request_body::{self, ReadError};
+use crate::stats::Stats;
+use crate::stream_guard::{GuardSettings, StreamGuard};
 use crate::upstream::{self, Upstreams};
 
 pub const MODEL_API_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-model-api");
 pub const ROUTE_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-route");
 pub const SERVICE_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-service");
 pub const MODEL_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-model");
+pub const ATTEMPTS_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-attempts");
+pub const RULE_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-rule");
 
 /// The plan plus everything derived from it once at startup.
 pub struct Gateway {
     plan: &'static Plan,
     upstreams: Upstreams,
     services: Box<[ServiceState]>,
+    /// Distinct `(service, model)` targets of all Model APIs.
+    targets: Box<[TargetState]>,
+    apis: Box<[ApiState]>,
     routes: Box<[RouteState]>,
+    cooldowns: CooldownTable,
+    stats: Arc<Stats>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -58,15 +78,24 @@ struct Origin {
     prefix: String,
 }
 
-struct RouteState {
+struct TargetState {
     target: Target,
-    protocol: Protocol,
     /// `(JSON literal, header value)` of the rewritten model.
     rewrite: Option<(String, HeaderValue)>,
-    route_name: HeaderValue,
-    model_api_name: HeaderValue,
-    first_packet_timeout: Option<Duration>,
+}
+
+struct ApiState {
+    name: HeaderValue,
+    protocol: Protocol,
     strip_base_path: bool,
+    targets: TargetPlan,
+    failover: FailoverPolicy,
+    timeouts: TimeoutOverrides,
+}
+
+struct RouteState {
+    model_api: usize,
+    route_name: HeaderValue,
 }
 
 /// A plan that cannot be served (bad `base_url`, a key that is not a valid header, ...).
@@ -80,6 +109,36 @@ impl std::fmt::Display for PlanError {
 }
 
 impl std::error::Error for PlanError {}
+
+/// Assigns dense indices to distinct targets while the plan is read.
+struct TargetIndex<'p> {
+    plan: &'p Plan,
+    states: Vec<TargetState>,
+}
+
+impl TargetIndex<'_> {
+    fn index(&mut self, target: Target, api: &str) -> Result<usize, PlanError> {
+        if let Some(index) = self.states.iter().position(|s| s.target == target) {
+            return Ok(index);
+        }
+        if self
+            .plan
+            .services
+            .get(usize::from(target.service))
+            .is_none()
+        {
+            return Err(PlanError(format!(
+                "Model API `{api}` names a missing service"
+            )));
+        }
+        let rewrite = match target.model {
+            Some(model) => Some((request_body::model_literal(model), header_value(model)?)),
+            None => None,
+        };
+        self.states.push(TargetState { target, rewrite });
+        Ok(self.states.len() - 1)
+    }
+}
 
 impl Gateway {
     /// Prepares `plan` for serving. `api_keys[i]` is the key of `plan.services[i]`.
@@ -111,46 +170,97 @@ impl Gateway {
                 name: header_value(service.name)?,
             });
         }
-        let mut routes = Vec::with_capacity(plan.routes.len());
-        for route in plan.routes {
-            let api = plan
-                .model_apis
-                .get(usize::from(route.model_api))
-                .ok_or_else(|| {
-                    PlanError(format!("route `{}` names a missing Model API", route.name))
-                })?;
-            let ModelService::Single(target) = api.model_service;
-            if plan.services.get(usize::from(target.service)).is_none() {
-                return Err(PlanError(format!(
-                    "Model API `{}` names a missing service",
-                    api.name
-                )));
-            }
-            let rewrite = match target.model {
-                Some(model) => Some((request_body::model_literal(model), header_value(model)?)),
-                None => None,
+        let now = Instant::now();
+        let mut index = TargetIndex {
+            plan,
+            states: Vec::new(),
+        };
+        let mut apis = Vec::with_capacity(plan.model_apis.len());
+        for api in plan.model_apis {
+            let primary = match &api.model_service {
+                ModelService::Single(target) => Primary::Single(index.index(*target, api.name)?),
+                ModelService::ByModelName { rules, select } => {
+                    let mut indexed = Vec::with_capacity(rules.len());
+                    for rule in rules.iter() {
+                        indexed.push((
+                            index.index(rule.target, api.name)?,
+                            header_value(rule.pattern)?,
+                        ));
+                    }
+                    Primary::ByModelName {
+                        select: *select,
+                        rules: indexed.into_boxed_slice(),
+                    }
+                }
+                ModelService::ByProportion(weighted) => {
+                    let mut entries = Vec::with_capacity(weighted.len());
+                    for entry in weighted.iter() {
+                        entries.push((index.index(entry.target, api.name)?, entry.weight));
+                    }
+                    Primary::ByProportion(WeightedPicker::new(entries))
+                }
+                ModelService::ByMetrics(balance) => {
+                    let mut targets = Vec::with_capacity(balance.targets.len());
+                    for target in balance.targets {
+                        targets.push(index.index(*target, api.name)?);
+                    }
+                    Primary::ByMetrics(MetricsBalancer::new(
+                        targets,
+                        balance.objective,
+                        balance.decay_ms,
+                        now,
+                    ))
+                }
             };
-            routes.push(RouteState {
-                target,
+            let mut fallback = Vec::with_capacity(api.fallback.len());
+            for target in api.fallback {
+                fallback.push(index.index(*target, api.name)?);
+            }
+            apis.push(ApiState {
+                name: header_value(api.name)?,
                 protocol: api.protocol,
-                rewrite,
-                route_name: header_value(route.name)?,
-                model_api_name: header_value(api.name)?,
                 strip_base_path: api.strip_base_path,
-                first_packet_timeout: (api.first_packet_timeout_ms > 0)
-                    .then(|| Duration::from_millis(api.first_packet_timeout_ms)),
+                targets: TargetPlan {
+                    primary,
+                    fallback: fallback.into_boxed_slice(),
+                },
+                failover: api.failover,
+                timeouts: api.timeouts,
             });
         }
+        let mut routes = Vec::with_capacity(plan.routes.len());
+        for route in plan.routes {
+            if plan.model_apis.get(usize::from(route.model_api)).is_none() {
+                return Err(PlanError(format!(
+                    "route `{}` names a missing Model API",
+                    route.name
+                )));
+            }
+            routes.push(RouteState {
+                model_api: usize::from(route.model_api),
+                route_name: header_value(route.name)?,
+            });
+        }
+        let targets = index.states.into_boxed_slice();
         Ok(Gateway {
             plan,
             upstreams: Upstreams::new(plan),
             services: services.into_boxed_slice(),
+            cooldowns: CooldownTable::new(targets.len(), now),
+            targets,
+            apis: apis.into_boxed_slice(),
             routes: routes.into_boxed_slice(),
+            stats: Arc::default(),
         })
     }
 
     pub fn plan(&self) -> &'static Plan {
         self.plan
+    }
+
+    /// Outcome counters (truncated responses, cancelled requests, failovers).
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// Answers one client request. Never fails: every problem becomes an
@@ -166,8 +276,12 @@ impl Gateway {
         match (self.plan.match_route)(&host, path, method) {
             RouteMatch::Found { route, base_len } => {
                 drop(host);
-                self.forward(parts, body, usize::from(route), usize::from(base_len))
-                    .await
+                let mut cancelled = CancelGuard(Some(&self.stats));
+                let response = self
+                    .forward(parts, body, usize::from(route), usize::from(base_len))
+                    .await;
+                cancelled.0 = None;
+                response
             }
             RouteMatch::MethodNotAllowed { model_api, allowed } => {
                 let mut response = protocol_error::response(
@@ -211,23 +325,20 @@ impl Gateway {
     where
         B: Body<Data = Bytes>,
     {
-        let Some(route_state) = self.routes.get(route_index) else {
+        let Some((route_state, api)) = self
+            .routes
+            .get(route_index)
+            .and_then(|route| Some((route, self.apis.get(route.model_api)?)))
+        else {
             return protocol_error::response(
                 Protocol::OpenAi,
                 GatewayError::Internal,
                 "unknown route",
             );
         };
-        let protocol = route_state.protocol;
+        let protocol = api.protocol;
         let fail =
             |error: GatewayError, message: &str| protocol_error::response(protocol, error, message);
-        let service_index = usize::from(route_state.target.service);
-        let (Some(service), Some(service_state)) = (
-            self.plan.services.get(service_index),
-            self.services.get(service_index),
-        ) else {
-            return fail(GatewayError::Internal, "unknown service");
-        };
 
         let limit = self.plan.gateway.max_request_bytes;
         let content_length = parts
@@ -259,35 +370,53 @@ impl Gateway {
                 );
             }
         };
-        let (upstream_body, model_header) = match &route_state.rewrite {
-            Some((literal, header)) => {
-                (json.with_model(&client_body, literal), Some(header.clone()))
-            }
-            None => {
-                let header = json.client_model_header(&client_body);
-                (client_body, header)
+        let client_model = json.client_model_header(&client_body);
+        let model_name = client_model
+            .as_ref()
+            .and_then(|model| model.to_str().ok())
+            .unwrap_or("");
+
+        let started = Instant::now();
+        let attempts = loop {
+            let now = Instant::now();
+            match api.targets.plan(model_name, &self.cooldowns, now) {
+                Ok(attempts) => break attempts,
+                Err(Refusal::NoModelMatch) => {
+                    let mut response = model_not_found(protocol, model_name);
+                    insert_route_headers(response.headers_mut(), api, route_state);
+                    return response;
+                }
+                Err(Refusal::AllCooling { soonest }) => {
+                    let waited = now.saturating_duration_since(started);
+                    match api.failover.when_all_cooling {
+                        WhenAllCooling::WaitUpTo { ms }
+                            if waited + soonest <= Duration::from_millis(ms) =>
+                        {
+                            tokio::time::sleep(soonest).await;
+                        }
+                        _ => {
+                            let mut response = all_cooling(protocol, soonest);
+                            insert_route_headers(response.headers_mut(), api, route_state);
+                            return response;
+                        }
+                    }
+                }
             }
         };
 
         let path = parts.uri.path();
-        let forwarded_path = if route_state.strip_base_path {
+        let forwarded_path = if api.strip_base_path {
             path.get(base_len..).unwrap_or(path)
         } else {
             path
         };
-        let query = parts.uri.query();
-
-        let now = Instant::now();
-        let deadlines = Deadlines {
-            request: (service.timeouts.request_ms > 0)
-                .then(|| now + Duration::from_millis(service.timeouts.request_ms)),
-            first_packet: route_state
-                .first_packet_timeout
-                .filter(|_| json.stream)
-                .map(|timeout| now + timeout),
+        let request = RequestShape {
+            method: parts.method.clone(),
+            uri: &parts.uri,
+            forwarded_path,
+            stripped: forwarded_path.len() != path.len(),
         };
-
-        let mut headers = parts.headers;
+        let mut headers = parts.headers.clone();
         strip_hop_by_hop(&mut headers);
         for name in NOT_FORWARDED {
             headers.remove(name);
@@ -296,80 +425,311 @@ impl Gateway {
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
-        let method = parts.method;
 
-        let committed = match (&service_state.origin, service.provider) {
-            (Some(origin), Provider::OpenAi) => {
-                let Some(client) = self.upstreams.client(route_state.target.service) else {
-                    return fail(GatewayError::Internal, "unknown service");
-                };
-                let unchanged = (origin.prefix.is_empty() && forwarded_path.len() == path.len())
-                    .then(|| parts.uri.path_and_query().cloned())
-                    .flatten();
-                let Some(uri) = upstream_uri(origin, unchanged, forwarded_path, query) else {
-                    return fail(
-                        GatewayError::BadRequestBody,
-                        "the request path cannot be forwarded",
+        let budget = (api.failover.budget_ms > 0)
+            .then(|| started + Duration::from_millis(api.failover.budget_ms));
+        let total = attempts.order.len();
+        let mut last_failure = None;
+        for (number, &target_index) in attempts.order.iter().enumerate() {
+            let is_last = number + 1 == total;
+            let Some((target, service, service_state)) =
+                self.targets.get(target_index).and_then(|target| {
+                    let id = usize::from(target.target.service);
+                    Some((target, self.plan.services.get(id)?, self.services.get(id)?))
+                })
+            else {
+                return fail(GatewayError::Internal, "unknown service");
+            };
+            let (upstream_body, model_header) = match &target.rewrite {
+                Some((literal, header)) => {
+                    (json.with_model(&client_body, literal), Some(header.clone()))
+                }
+                None => (client_body.clone(), client_model.clone()),
+            };
+            let now = Instant::now();
+            let effective = |override_ms: Option<u64>, service_ms: u64| {
+                let ms = override_ms.unwrap_or(service_ms);
+                (ms > 0).then(|| Duration::from_millis(ms))
+            };
+            let total_timeout = effective(api.timeouts.total_ms, service.timeouts.total_ms);
+            let idle_timeout = effective(api.timeouts.idle_ms, service.timeouts.idle_ms);
+            let deadlines = Deadlines {
+                total: total_timeout.map(|timeout| now + timeout),
+                first_packet: effective(
+                    api.timeouts.first_packet_ms,
+                    service.timeouts.first_packet_ms,
+                )
+                .map(|timeout| now + timeout),
+                budget,
+            };
+            let mut probe = api.targets.metrics().and_then(|balancer| {
+                balancer
+                    .slot_of(target_index)
+                    .and_then(|slot| balancer.start(slot, now))
+            });
+            let attempt_headers = if is_last {
+                std::mem::take(&mut headers)
+            } else {
+                headers.clone()
+            };
+            let head = match self.send(
+                target,
+                service,
+                service_state,
+                &request,
+                attempt_headers,
+                upstream_body,
+            ) {
+                Ok(head) => head,
+                Err(response) => return response,
+            };
+            let outcome = commit(head, deadlines, json.stream).await;
+            let attempts_made = number + 1;
+            match outcome {
+                Ok(response) => {
+                    if json.stream
+                        && let Some(probe) = probe.as_mut()
+                    {
+                        probe.first_content(Instant::now());
+                    }
+                    let (mut response_parts, body) = response.into_parts();
+                    let sse = json.stream
+                        && response_parts
+                            .headers
+                            .get(header::CONTENT_TYPE)
+                            .and_then(|value| value.to_str().ok())
+                            .is_some_and(|value| value.starts_with("text/event-stream"));
+                    let settings = GuardSettings {
+                        protocol,
+                        sse,
+                        idle: idle_timeout,
+                        total_deadline: deadlines.total,
+                    };
+                    let body = StreamGuard::new(body, settings, self.stats.clone(), probe);
+                    let headers = &mut response_parts.headers;
+                    strip_hop_by_hop(headers);
+                    insert_served_headers(
+                        headers,
+                        api,
+                        route_state,
+                        &attempts.rule,
+                        service_state,
+                        model_header,
+                        attempts_made,
                     );
+                    return Response::from_parts(response_parts, body.boxed());
+                }
+                Err(failure) => {
+                    if let Some(cooldown) = failure.cooldown() {
+                        self.cooldowns
+                            .extend(target_index, Instant::now(), cooldown);
+                    }
+                    if failure.blames_the_service()
+                        && let Some(probe) = probe.as_mut()
+                    {
+                        probe.failed(Instant::now());
+                    }
+                    let budget_spent = budget.is_some_and(|at| Instant::now() >= at);
+                    let stop = is_last || budget_spent || !failure.fails_over(&api.failover);
+                    let failure = if budget_spent && !is_last {
+                        Failure::Timeout(Timer::Budget)
+                    } else {
+                        failure
+                    };
+                    last_failure = Some((failure, service_state, model_header, attempts_made));
+                    if stop {
+                        break;
+                    }
+                    self.stats.count_failover();
+                }
+            }
+        }
+        let Some((failure, service_state, model_header, attempts_made)) = last_failure else {
+            return fail(GatewayError::Internal, "no target was tried");
+        };
+        let mut response = failure.into_response(protocol);
+        insert_served_headers(
+            response.headers_mut(),
+            api,
+            route_state,
+            &attempts.rule,
+            service_state,
+            model_header,
+            attempts_made,
+        );
+        response
+    }
+
+    /// Starts one upstream request; the future resolves at its response head.
+    /// `Err` is an answer for the client (a path that cannot be forwarded).
+    fn send(
+        &self,
+        target: &TargetState,
+        service: &'static crate::codegen::Service,
+        service_state: &ServiceState,
+        request: &RequestShape<'_>,
+        mut headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<
+        impl Future<Output = Result<Response<ResponseBody>, Failure>> + use<>,
+        Response<ResponseBody>,
+    > {
+        let protocol_fail = |message: &str| {
+            protocol_error::response(Protocol::OpenAi, GatewayError::BadRequestBody, message)
+        };
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        enum Upstream {
+            Http(upstream::UpstreamClient, Request<Full<Bytes>>),
+            Mock(&'static crate::codegen::MockSettings, Request<Bytes>),
+        }
+        let upstream = match (&service_state.origin, service.provider) {
+            (Some(origin), Provider::OpenAi) => {
+                let Some(client) = self.upstreams.client(target.target.service) else {
+                    return Err(protocol_fail("unknown service"));
+                };
+                let unchanged = (origin.prefix.is_empty() && !request.stripped)
+                    .then(|| request.uri.path_and_query().cloned())
+                    .flatten();
+                let Some(uri) = upstream_uri(
+                    origin,
+                    unchanged,
+                    request.forwarded_path,
+                    request.uri.query(),
+                ) else {
+                    return Err(protocol_fail("the request path cannot be forwarded"));
                 };
                 if let Some(authorization) = &service_state.authorization {
                     headers.insert(header::AUTHORIZATION, authorization.clone());
                 }
-                headers.insert(
-                    header::CONTENT_LENGTH,
-                    HeaderValue::from(upstream_body.len()),
-                );
-                let mut request = Request::new(Full::new(upstream_body));
-                *request.method_mut() = method;
-                *request.uri_mut() = uri;
-                *request.headers_mut() = headers;
-                let head = async move {
-                    match client.request(request).await {
-                        Ok(response) => {
-                            Ok(response.map(|body| body.map_err(BodyError::from).boxed()))
-                        }
-                        Err(error) if upstream::is_timeout(&error) => Err(AttemptFailure::Timeout),
-                        Err(_) => Err(AttemptFailure::Unavailable),
-                    }
-                };
-                commit(head, deadlines).await
+                let mut upstream_request = Request::new(Full::new(body));
+                *upstream_request.method_mut() = request.method.clone();
+                *upstream_request.uri_mut() = uri;
+                *upstream_request.headers_mut() = headers;
+                Upstream::Http(client.clone(), upstream_request)
             }
             _ => {
                 let Some(settings) = service.mock.as_ref() else {
-                    return fail(GatewayError::Internal, "the mock service has no settings");
+                    return Err(protocol_fail("the mock service has no settings"));
                 };
-                let Some(uri) = path_and_query(forwarded_path, query).map(Uri::from) else {
-                    return fail(
-                        GatewayError::BadRequestBody,
-                        "the request path cannot be forwarded",
-                    );
+                let Some(uri) =
+                    path_and_query(request.forwarded_path, request.uri.query()).map(Uri::from)
+                else {
+                    return Err(protocol_fail("the request path cannot be forwarded"));
                 };
-                headers.insert(
-                    header::CONTENT_LENGTH,
-                    HeaderValue::from(upstream_body.len()),
-                );
-                let mut request = Request::new(upstream_body);
-                *request.method_mut() = method;
-                *request.uri_mut() = uri;
-                *request.headers_mut() = headers;
-                let head = async move { Ok(crate::mock::respond(settings, request).await) };
-                commit(head, deadlines).await
+                let mut upstream_request = Request::new(body);
+                *upstream_request.method_mut() = request.method.clone();
+                *upstream_request.uri_mut() = uri;
+                *upstream_request.headers_mut() = headers;
+                Upstream::Mock(settings, upstream_request)
             }
         };
-        let mut response = match committed {
-            Ok(response) => response,
-            Err(failure) => return fail(failure.gateway_error(), failure.message()),
-        };
-        let headers = response.headers_mut();
-        strip_hop_by_hop(headers);
-        headers.insert(MODEL_API_HEADER, route_state.model_api_name.clone());
-        headers.insert(ROUTE_HEADER, route_state.route_name.clone());
-        headers.insert(SERVICE_HEADER, service_state.name.clone());
-        if let Some(model) = model_header {
+        Ok(async move {
+            match upstream {
+                Upstream::Http(client, request) => match client.request(request).await {
+                    Ok(response) => Ok(response.map(|body| body.map_err(BodyError::from).boxed())),
+                    Err(error) if upstream::is_timeout(&error) => {
+                        Err(Failure::Timeout(Timer::Connect))
+                    }
+                    Err(_) => Err(Failure::Connect),
+                },
+                Upstream::Mock(settings, request) => {
+                    Ok(crate::mock::respond(settings, request).await)
+                }
+            }
+        })
+    }
+}
+
+/// What every attempt of one request forwards.
+struct RequestShape<'r> {
+    method: http::Method,
+    uri: &'r Uri,
+    forwarded_path: &'r str,
+    /// The base path was removed, so the client's path cannot be reused.
+    stripped: bool,
+}
+
+/// Counts a request whose handler was dropped (the client left) before answering.
+struct CancelGuard<'s>(Option<&'s Stats>);
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(stats) = self.0 {
+            stats.count_cancelled();
+        }
+    }
+}
+
+fn insert_route_headers(headers: &mut HeaderMap, api: &ApiState, route: &RouteState) {
+    headers.insert(MODEL_API_HEADER, api.name.clone());
+    headers.insert(ROUTE_HEADER, route.route_name.clone());
+}
+
+fn insert_served_headers(
+    headers: &mut HeaderMap,
+    api: &ApiState,
+    route: &RouteState,
+    rule: &Option<HeaderValue>,
+    service: &ServiceState,
+    model: Option<HeaderValue>,
+    attempts: usize,
+) {
+    insert_route_headers(headers, api, route);
+    headers.insert(SERVICE_HEADER, service.name.clone());
+    match model {
+        Some(model) => {
             headers.insert(MODEL_HEADER, model);
         }
-        response
+        None => {
+            headers.remove(MODEL_HEADER);
+        }
     }
+    headers.insert(ATTEMPTS_HEADER, HeaderValue::from(attempts));
+    if let Some(rule) = rule {
+        headers.insert(RULE_HEADER, rule.clone());
+    }
+}
+
+/// 404 for a model no `byModelName` rule matches, in the client protocol's format.
+fn model_not_found(protocol: Protocol, model: &str) -> Response<ResponseBody> {
+    let message = format!("no model service rule matches the model `{model}`");
+    let body = match protocol {
+        Protocol::OpenAi => serde_json::json!({
+            "error": {"message": message, "type": "invalid_request_error", "param": "model", "code": "model_not_found"}
+        }),
+        Protocol::Anthropic => serde_json::json!({
+            "type": "error", "error": {"type": "not_found_error", "message": message}
+        }),
+    };
+    json_response(StatusCode::NOT_FOUND, body.to_string())
+}
+
+/// 503 with `Retry-After` when every target is cooling down.
+fn all_cooling(protocol: Protocol, soonest: Duration) -> Response<ResponseBody> {
+    let message = "every target of this Model API is cooling down after rate limiting; retry later";
+    let body = match protocol {
+        Protocol::OpenAi => serde_json::json!({
+            "error": {"message": message, "type": "api_error", "param": null, "code": "all_targets_cooling"}
+        }),
+        Protocol::Anthropic => serde_json::json!({
+            "type": "error", "error": {"type": "overloaded_error", "message": message}
+        }),
+    };
+    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, body.to_string());
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, retry_after_value(soonest));
+    response
+}
+
+fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 fn path_and_query(path: &str, query: Option<&str>) -> Option<PathAndQuery> {

@@ -23,11 +23,51 @@ pub struct SseEvent {
 }
 
 impl SseEvent {
-    /// True when the event carries model output rather than the end marker.
-    /// Comments and pings never become data events, so they never count.
+    /// True when the event carries model output: what the first packet
+    /// timeout waits for and what commits a stream.
+    ///
+    /// OpenAI chunks count when a choice has non-empty `delta.content`,
+    /// `delta.reasoning_content` or `delta.tool_calls`, or a `finish_reason`;
+    /// Anthropic counts `content_block_delta`, a `tool_use` block start and a
+    /// `message_delta` with a `stop_reason`. Pings, comments, role-only
+    /// preludes, `message_start`, usage-only chunks, errors and `[DONE]` do
+    /// not. Data that is not JSON counts, so an unknown dialect still commits.
     pub fn carries_content(&self) -> bool {
-        self.data != "[DONE]"
+        if self.data == "[DONE]" {
+            return false;
+        }
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&self.data) else {
+            return !self.data.trim().is_empty();
+        };
+        let kind = self
+            .event
+            .as_deref()
+            .or_else(|| value["type"].as_str())
+            .unwrap_or("message");
+        match kind {
+            "content_block_delta" => true,
+            "content_block_start" => value["content_block"]["type"] == "tool_use",
+            "message_delta" => !value["delta"]["stop_reason"].is_null(),
+            "message" | "completion" | "chat.completion.chunk" => openai_chunk_has_content(&value),
+            _ => false,
+        }
     }
+}
+
+/// A choice of an OpenAI chunk has output or a finish reason.
+fn openai_chunk_has_content(chunk: &serde_json::Value) -> bool {
+    let non_empty_text = |value: &serde_json::Value| value.as_str().is_some_and(|s| !s.is_empty());
+    chunk["choices"].as_array().is_some_and(|choices| {
+        choices.iter().any(|choice| {
+            let delta = &choice["delta"];
+            non_empty_text(&delta["content"])
+                || non_empty_text(&delta["reasoning_content"])
+                || delta["tool_calls"].as_array().is_some_and(|calls| !calls.is_empty())
+                // Legacy completions stream `text` rather than a delta.
+                || non_empty_text(&choice["text"])
+                || !choice["finish_reason"].is_null()
+        })
+    })
 }
 
 /// Incremental SSE parser (see the module docs).
@@ -288,8 +328,62 @@ data: incomplete at end";
     }
 
     #[test]
-    fn done_marker_does_not_count_as_content() {
-        assert!(!event(None, "[DONE]", None).carries_content());
-        assert!(event(None, "{}", None).carries_content());
+    fn only_model_output_counts_as_content() {
+        let counts = |name: Option<&str>, data: &str| event(name, data, None).carries_content();
+        // OpenAI.
+        assert!(!counts(None, "[DONE]"));
+        assert!(!counts(
+            None,
+            r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#
+        ));
+        assert!(!counts(
+            None,
+            r#"{"choices":[],"usage":{"total_tokens":3}}"#
+        ));
+        assert!(!counts(None, r#"{"error":{"message":"overloaded"}}"#));
+        assert!(counts(None, r#"{"choices":[{"delta":{"content":"hi"}}]}"#));
+        assert!(counts(
+            None,
+            r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#
+        ));
+        assert!(counts(
+            None,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}"#
+        ));
+        assert!(counts(
+            None,
+            r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#
+        ));
+        assert!(counts(None, "not json at all"));
+        // Anthropic.
+        assert!(!counts(Some("ping"), r#"{"type": "ping"}"#));
+        assert!(!counts(
+            Some("message_start"),
+            r#"{"type":"message_start","message":{}}"#
+        ));
+        assert!(!counts(
+            Some("content_block_start"),
+            r#"{"type":"content_block_start","content_block":{"type":"text","text":""}}"#
+        ));
+        assert!(!counts(
+            Some("error"),
+            r#"{"type":"error","error":{"type":"overloaded_error"}}"#
+        ));
+        assert!(counts(
+            Some("content_block_start"),
+            r#"{"type":"content_block_start","content_block":{"type":"tool_use","name":"f"}}"#
+        ));
+        assert!(counts(
+            Some("content_block_delta"),
+            r#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"h"}}"#
+        ));
+        assert!(counts(
+            Some("message_delta"),
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"}}"#
+        ));
+        assert!(!counts(
+            Some("message_delta"),
+            r#"{"type":"message_delta","delta":{}}"#
+        ));
     }
 }

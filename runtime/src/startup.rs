@@ -214,7 +214,9 @@ mod tests {
 
     const TIMEOUTS: ServiceTimeouts = ServiceTimeouts {
         connect_ms: 1000,
-        request_ms: 0,
+        first_packet_ms: 0,
+        idle_ms: 0,
+        total_ms: 0,
     };
 
     static SERVICES: [Service; 3] = [

@@ -433,3 +433,163 @@ async fn h2c_prior_knowledge_is_served() {
     assert_eq!(response.version(), http::Version::HTTP_2);
     assert_eq!(json(response).await["object"], "chat.completion");
 }
+
+fn get(path: &str) -> Request<Full<Bytes>> {
+    Request::get(path)
+        .body(Full::new(Bytes::new()))
+        .expect("valid request")
+}
+
+#[tokio::test]
+async fn stats_count_attempts_per_path_on_arrival_and_reset_clears_them() {
+    let address = start(settings()).await;
+    assert_eq!(
+        json(send(address, get("/__mock/stats")).await).await,
+        serde_json::json!({"requests": 0, "by_path": {}})
+    );
+    send(address, post("/v1/chat/completions", &[], CHAT)).await;
+    send(address, post("/llm/v1/chat/completions", &[], CHAT)).await;
+    send(address, post("/llm/v1/chat/completions?x=1", &[], CHAT)).await;
+    // A request that fails is an attempt too; a stalled one counts before its head.
+    send(
+        address,
+        post("/v1/messages", &[("x-mock-fault", "status:503")], CHAT),
+    )
+    .await;
+    let stalled = tokio::spawn(send(
+        address,
+        post(
+            "/stalled/v1/chat/completions",
+            &[("x-mock-fault", "stall-before-head:2000")],
+            CHAT,
+        ),
+    ));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        json(send(address, get("/__mock/stats")).await).await,
+        serde_json::json!({"requests": 5, "by_path": {
+            "/v1/chat/completions": 1,
+            "/llm/v1/chat/completions": 2,
+            "/v1/messages": 1,
+            "/stalled/v1/chat/completions": 1,
+        }})
+    );
+    stalled.abort();
+
+    let reset = send(
+        address,
+        Request::post("/__mock/reset")
+            .body(Full::new(Bytes::new()))
+            .expect("valid request"),
+    )
+    .await;
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(
+        json(send(address, get("/__mock/stats")).await).await,
+        serde_json::json!({"requests": 0, "by_path": {}})
+    );
+}
+
+#[tokio::test]
+async fn error_event_fault_ends_the_stream_with_the_protocols_error_event() {
+    let address = start(settings()).await;
+    let response = send(
+        address,
+        post(
+            "/v1/chat/completions",
+            &[("x-mock-fault", "error-after-chunks:2")],
+            CHAT_STREAM,
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (seen, error) = frames(response, Instant::now()).await;
+    assert_eq!(error, None, "the body ends cleanly after the error event");
+    let body: String = seen
+        .iter()
+        .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned())
+        .collect();
+    let data: Vec<&str> = body
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .collect();
+    let content_events = data
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter(|chunk| {
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .is_some_and(|text| !text.is_empty())
+        })
+        .count();
+    assert_eq!(
+        content_events, 2,
+        "2 content chunks, then the error: {body}"
+    );
+    assert!(!streamed_content(&body).is_empty());
+    let last: Value = serde_json::from_str(data.last().copied().unwrap_or_default())
+        .expect("the last event is JSON");
+    assert!(last["error"]["message"].is_string(), "{body}");
+    assert!(!body.contains("[DONE]"), "{body}");
+
+    let anthropic = send(
+        address,
+        post(
+            "/v1/messages",
+            &[("x-mock-fault", "error-after-chunks:0")],
+            r#"{"model":"claude-test","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+    )
+    .await;
+    let (seen, _) = frames(anthropic, Instant::now()).await;
+    let body: String = seen
+        .iter()
+        .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned())
+        .collect();
+    assert!(
+        body.ends_with("\n\n") && body.contains("event: error\n"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("content_block_delta"),
+        "no content before the error: {body}"
+    );
+    assert!(!body.contains("message_stop"), "{body}");
+}
+
+#[tokio::test]
+async fn context_length_fault_answers_400_saying_the_prompt_is_too_long() {
+    let address = start(MockSettings {
+        fault: Some(MockFault::ContextLength),
+        ..settings()
+    })
+    .await;
+    let openai = send(address, post("/v1/chat/completions", &[], CHAT)).await;
+    assert_eq!(openai.status(), StatusCode::BAD_REQUEST);
+    let body = json(openai).await;
+    assert_eq!(body["error"]["code"], "context_length_exceeded", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("maximum context length")),
+        "{body}"
+    );
+    let anthropic = send(
+        address,
+        post(
+            "/v1/messages",
+            &[],
+            r#"{"model":"claude-test","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(anthropic.status(), StatusCode::BAD_REQUEST);
+    let body = json(anthropic).await;
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("prompt is too long")),
+        "{body}"
+    );
+}

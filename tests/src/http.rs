@@ -267,36 +267,7 @@ impl std::fmt::Debug for StreamingResponse {
 
 impl StreamingResponse {
     fn from_head(connection: Connection, head: &[u8], head_request: bool) -> io::Result<Self> {
-        let head = String::from_utf8_lossy(head);
-        let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap_or_default();
-        let status = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad status line {status_line:?}"),
-                )
-            })?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-            .collect();
-        let chunked = header_value(&headers, "transfer-encoding")
-            .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
-        let length = header_value(&headers, "content-length").and_then(|value| value.parse().ok());
-        let framing =
-            if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
-                Framing::Empty
-            } else if chunked {
-                Framing::Chunked
-            } else if let Some(length) = length {
-                Framing::Length(length)
-            } else {
-                Framing::UntilClose
-            };
+        let (status, headers, framing) = parse_head(head, head_request)?;
         Ok(StreamingResponse {
             status,
             headers,
@@ -401,6 +372,129 @@ impl StreamingResponse {
     }
 }
 
+/// Status, headers and body framing of a response head.
+type ParsedHead = (u16, Vec<(String, String)>, Framing);
+
+/// Parses a response head.
+fn parse_head(head: &[u8], head_request: bool) -> io::Result<ParsedHead> {
+    let head = String::from_utf8_lossy(head);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad status line {status_line:?}"),
+            )
+        })?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    let chunked = header_value(&headers, "transfer-encoding")
+        .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
+    let length = header_value(&headers, "content-length").and_then(|value| value.parse().ok());
+    let framing = if head_request || status == 204 || status == 304 || (100..200).contains(&status)
+    {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(length) = length {
+        Framing::Length(length)
+    } else {
+        Framing::UntilClose
+    };
+    Ok((status, headers, framing))
+}
+
+/// One HTTP/1.1 connection reused for request after request (keep-alive),
+/// the way SDK clients and load balancers talk to a gateway.
+pub struct KeepAliveConnection {
+    connection: Connection,
+}
+
+impl KeepAliveConnection {
+    pub fn open(addr: SocketAddr) -> io::Result<Self> {
+        let stream = TcpStream::connect_timeout(&addr, DEFAULT_TIMEOUT)?;
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(DEFAULT_TIMEOUT))?;
+        Ok(KeepAliveConnection {
+            connection: Connection {
+                stream,
+                buffer: Vec::new(),
+            },
+        })
+    }
+
+    /// Sends `request` (with `Connection: keep-alive`) and reads its whole
+    /// response, leaving the connection ready for the next one.
+    pub fn send(&mut self, request: &RawRequest) -> io::Result<RawResponse> {
+        let deadline = Instant::now() + DEFAULT_TIMEOUT;
+        let request = request.clone().header("Connection", "keep-alive");
+        let mut bytes = request.encode_head();
+        bytes.extend_from_slice(&request.encode_body());
+        self.connection.stream.write_all(&bytes)?;
+        let head = self.connection.read_head(deadline)?;
+        let (status, headers, framing) = parse_head(&head, request.method == "HEAD")?;
+        let body = loop {
+            let raw = &self.connection.buffer;
+            let done = match framing {
+                Framing::Empty => Some((Vec::new(), 0)),
+                Framing::Length(length) => {
+                    (raw.len() >= length).then(|| (raw[..length].to_vec(), length))
+                }
+                Framing::Chunked => {
+                    chunked_body_end(raw).map(|end| (decode_chunked(&raw[..end]).0, end))
+                }
+                Framing::UntilClose => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a keep-alive response without length or chunked framing",
+                    ));
+                }
+            };
+            if let Some((body, consumed)) = done {
+                self.connection.buffer.drain(..consumed);
+                break body;
+            }
+            if self.connection.fill(deadline)? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed mid-body",
+                ));
+            }
+        };
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Where a complete chunked body ends (after the last chunk and the trailer
+/// section's empty line), or `None` while it has not all arrived.
+fn chunked_body_end(raw: &[u8]) -> Option<usize> {
+    let mut offset = 0;
+    loop {
+        let line_end = offset + find(&raw[offset..], b"\r\n")?;
+        let size_text = String::from_utf8_lossy(&raw[offset..line_end]);
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        if size == 0 {
+            // `0\r\n`, optional trailers, then an empty line.
+            return find(&raw[line_end..], b"\r\n\r\n").map(|at| line_end + at + 4);
+        }
+        offset = line_end + 2 + size + 2;
+        if raw.len() < offset {
+            return None;
+        }
+    }
+}
+
 /// Decodes as much of a chunked body as has arrived; `true` once the last chunk was seen.
 fn decode_chunked(raw: &[u8]) -> (Vec<u8>, bool) {
     let mut decoded = Vec::new();
@@ -443,7 +537,7 @@ pub fn sse_data(body: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_chunked, sse_data};
+    use super::{chunked_body_end, decode_chunked, sse_data};
 
     #[test]
     fn decodes_a_chunked_body_as_it_arrives() {
@@ -451,6 +545,14 @@ mod tests {
         assert_eq!(decode_chunked(raw), (b"hello world".to_vec(), true));
         assert_eq!(decode_chunked(&raw[..12]), (b"hello".to_vec(), false));
         assert_eq!(decode_chunked(&raw[..3]), (Vec::new(), false));
+    }
+
+    #[test]
+    fn finds_where_a_chunked_body_ends() {
+        let raw = b"5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200";
+        assert_eq!(chunked_body_end(raw), Some(15));
+        assert_eq!(chunked_body_end(&raw[..13]), None);
+        assert_eq!(chunked_body_end(b"5\r\nhel"), None);
     }
 
     #[test]

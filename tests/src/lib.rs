@@ -5,11 +5,13 @@
 
 pub mod artifacts;
 pub mod http;
+pub mod mock_upstream;
 pub mod process;
 pub mod python;
 pub mod stub_upstream;
 pub mod workspace;
 
 pub use artifacts::{compiler_binary, gateway_binary, mock_binary};
-pub use http::{RawRequest, RawResponse, StreamingResponse};
+pub use http::{KeepAliveConnection, RawRequest, RawResponse, StreamingResponse};
+pub use mock_upstream::{MockStats, MockUpstream};
 pub use process::{E2E_RECORDER_KEY, E2E_SPEC, Gateway, RunningServer};

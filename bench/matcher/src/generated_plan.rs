@@ -29,7 +29,9 @@ const SERVICE_UPSTREAM: codegen::Service = codegen::Service {
     api_key_env: None,
     timeouts: codegen::ServiceTimeouts {
         connect_ms: 2000,
-        request_ms: 600000,
+        first_packet_ms: 0,
+        idle_ms: 120000,
+        total_ms: 600000,
     },
     mock: None,
 };
@@ -176,7 +178,18 @@ const MODEL_API_H00_ADS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h00-docs-anthropic` (host-00.yaml).
@@ -198,7 +211,18 @@ const MODEL_API_H00_DOCS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h00-mail-openai` (host-00.yaml).
@@ -220,7 +244,18 @@ const MODEL_API_H00_MAIL_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h00-maps-openai` (host-00.yaml).
@@ -242,7 +277,18 @@ const MODEL_API_H00_MAPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h00-ops-openai` (host-00.yaml).
@@ -264,7 +310,18 @@ const MODEL_API_H00_OPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h00-pay-anthropic` (host-00.yaml).
@@ -286,7 +343,18 @@ const MODEL_API_H00_PAY_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h00-risk-openai` (host-00.yaml).
@@ -308,7 +376,18 @@ const MODEL_API_H00_RISK_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h00-search-openai` (host-00.yaml).
@@ -330,7 +409,18 @@ const MODEL_API_H00_SEARCH_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h00-support-anthropic` (host-00.yaml).
@@ -352,7 +442,18 @@ const MODEL_API_H00_SUPPORT_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h00-video-openai` (host-00.yaml).
@@ -374,7 +475,18 @@ const MODEL_API_H00_VIDEO_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-ads-anthropic` (host-01.yaml).
@@ -396,7 +508,18 @@ const MODEL_API_H01_ADS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-docs-openai` (host-01.yaml).
@@ -418,7 +541,18 @@ const MODEL_API_H01_DOCS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-mail-openai` (host-01.yaml).
@@ -440,7 +574,18 @@ const MODEL_API_H01_MAIL_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-maps-anthropic` (host-01.yaml).
@@ -462,7 +607,18 @@ const MODEL_API_H01_MAPS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-ops-openai` (host-01.yaml).
@@ -484,7 +640,18 @@ const MODEL_API_H01_OPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-pay-openai` (host-01.yaml).
@@ -506,7 +673,18 @@ const MODEL_API_H01_PAY_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-risk-openai` (host-01.yaml).
@@ -528,7 +706,18 @@ const MODEL_API_H01_RISK_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-search-openai` (host-01.yaml).
@@ -550,7 +739,18 @@ const MODEL_API_H01_SEARCH_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-support-openai` (host-01.yaml).
@@ -572,7 +772,18 @@ const MODEL_API_H01_SUPPORT_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h01-video-anthropic` (host-01.yaml).
@@ -594,7 +805,18 @@ const MODEL_API_H01_VIDEO_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-ads-openai` (host-02.yaml).
@@ -616,7 +838,18 @@ const MODEL_API_H02_ADS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-docs-openai` (host-02.yaml).
@@ -638,7 +871,18 @@ const MODEL_API_H02_DOCS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-mail-anthropic` (host-02.yaml).
@@ -660,7 +904,18 @@ const MODEL_API_H02_MAIL_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-maps-openai` (host-02.yaml).
@@ -682,7 +937,18 @@ const MODEL_API_H02_MAPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-ops-anthropic` (host-02.yaml).
@@ -704,7 +970,18 @@ const MODEL_API_H02_OPS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-pay-openai` (host-02.yaml).
@@ -726,7 +1003,18 @@ const MODEL_API_H02_PAY_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-risk-anthropic` (host-02.yaml).
@@ -748,7 +1036,18 @@ const MODEL_API_H02_RISK_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-search-anthropic` (host-02.yaml).
@@ -770,7 +1069,18 @@ const MODEL_API_H02_SEARCH_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-support-openai` (host-02.yaml).
@@ -792,7 +1102,18 @@ const MODEL_API_H02_SUPPORT_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h02-video-openai` (host-02.yaml).
@@ -814,7 +1135,18 @@ const MODEL_API_H02_VIDEO_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-ads-openai` (host-03.yaml).
@@ -836,7 +1168,18 @@ const MODEL_API_H03_ADS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-docs-anthropic` (host-03.yaml).
@@ -858,7 +1201,18 @@ const MODEL_API_H03_DOCS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-mail-openai` (host-03.yaml).
@@ -880,7 +1234,18 @@ const MODEL_API_H03_MAIL_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-maps-openai` (host-03.yaml).
@@ -902,7 +1267,18 @@ const MODEL_API_H03_MAPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-ops-openai` (host-03.yaml).
@@ -924,7 +1300,18 @@ const MODEL_API_H03_OPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-pay-anthropic` (host-03.yaml).
@@ -946,7 +1333,18 @@ const MODEL_API_H03_PAY_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-risk-openai` (host-03.yaml).
@@ -968,7 +1366,18 @@ const MODEL_API_H03_RISK_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-search-openai` (host-03.yaml).
@@ -990,7 +1399,18 @@ const MODEL_API_H03_SEARCH_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-support-anthropic` (host-03.yaml).
@@ -1012,7 +1432,18 @@ const MODEL_API_H03_SUPPORT_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h03-video-openai` (host-03.yaml).
@@ -1034,7 +1465,18 @@ const MODEL_API_H03_VIDEO_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-ads-anthropic` (host-04.yaml).
@@ -1056,7 +1498,18 @@ const MODEL_API_H04_ADS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-docs-openai` (host-04.yaml).
@@ -1078,7 +1531,18 @@ const MODEL_API_H04_DOCS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-mail-openai` (host-04.yaml).
@@ -1100,7 +1564,18 @@ const MODEL_API_H04_MAIL_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-maps-anthropic` (host-04.yaml).
@@ -1122,7 +1597,18 @@ const MODEL_API_H04_MAPS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-ops-openai` (host-04.yaml).
@@ -1144,7 +1630,18 @@ const MODEL_API_H04_OPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-pay-openai` (host-04.yaml).
@@ -1166,7 +1663,18 @@ const MODEL_API_H04_PAY_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-risk-openai` (host-04.yaml).
@@ -1188,7 +1696,18 @@ const MODEL_API_H04_RISK_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-search-openai` (host-04.yaml).
@@ -1210,7 +1729,18 @@ const MODEL_API_H04_SEARCH_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-support-openai` (host-04.yaml).
@@ -1232,7 +1762,18 @@ const MODEL_API_H04_SUPPORT_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h04-video-anthropic` (host-04.yaml).
@@ -1254,7 +1795,18 @@ const MODEL_API_H04_VIDEO_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-ads-openai` (host-05.yaml).
@@ -1276,7 +1828,18 @@ const MODEL_API_H05_ADS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-docs-openai` (host-05.yaml).
@@ -1298,7 +1861,18 @@ const MODEL_API_H05_DOCS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-mail-anthropic` (host-05.yaml).
@@ -1320,7 +1894,18 @@ const MODEL_API_H05_MAIL_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-maps-openai` (host-05.yaml).
@@ -1342,7 +1927,18 @@ const MODEL_API_H05_MAPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-ops-anthropic` (host-05.yaml).
@@ -1364,7 +1960,18 @@ const MODEL_API_H05_OPS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-pay-openai` (host-05.yaml).
@@ -1386,7 +1993,18 @@ const MODEL_API_H05_PAY_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-risk-anthropic` (host-05.yaml).
@@ -1408,7 +2026,18 @@ const MODEL_API_H05_RISK_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-search-anthropic` (host-05.yaml).
@@ -1430,7 +2059,18 @@ const MODEL_API_H05_SEARCH_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-support-openai` (host-05.yaml).
@@ -1452,7 +2092,18 @@ const MODEL_API_H05_SUPPORT_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h05-video-openai` (host-05.yaml).
@@ -1474,7 +2125,18 @@ const MODEL_API_H05_VIDEO_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-ads-openai` (host-06.yaml).
@@ -1496,7 +2158,18 @@ const MODEL_API_H06_ADS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-docs-anthropic` (host-06.yaml).
@@ -1518,7 +2191,18 @@ const MODEL_API_H06_DOCS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-mail-openai` (host-06.yaml).
@@ -1540,7 +2224,18 @@ const MODEL_API_H06_MAIL_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-maps-openai` (host-06.yaml).
@@ -1562,7 +2257,18 @@ const MODEL_API_H06_MAPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-ops-openai` (host-06.yaml).
@@ -1584,7 +2290,18 @@ const MODEL_API_H06_OPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-pay-anthropic` (host-06.yaml).
@@ -1606,7 +2323,18 @@ const MODEL_API_H06_PAY_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-risk-openai` (host-06.yaml).
@@ -1628,7 +2356,18 @@ const MODEL_API_H06_RISK_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-search-openai` (host-06.yaml).
@@ -1650,7 +2389,18 @@ const MODEL_API_H06_SEARCH_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-support-anthropic` (host-06.yaml).
@@ -1672,7 +2422,18 @@ const MODEL_API_H06_SUPPORT_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h06-video-openai` (host-06.yaml).
@@ -1694,7 +2455,18 @@ const MODEL_API_H06_VIDEO_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-ads-anthropic` (host-07.yaml).
@@ -1716,7 +2488,18 @@ const MODEL_API_H07_ADS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-docs-openai` (host-07.yaml).
@@ -1738,7 +2521,18 @@ const MODEL_API_H07_DOCS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-mail-openai` (host-07.yaml).
@@ -1760,7 +2554,18 @@ const MODEL_API_H07_MAIL_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-maps-anthropic` (host-07.yaml).
@@ -1782,7 +2587,18 @@ const MODEL_API_H07_MAPS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-ops-openai` (host-07.yaml).
@@ -1804,7 +2620,18 @@ const MODEL_API_H07_OPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-pay-openai` (host-07.yaml).
@@ -1826,7 +2653,18 @@ const MODEL_API_H07_PAY_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-risk-openai` (host-07.yaml).
@@ -1848,7 +2686,18 @@ const MODEL_API_H07_RISK_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-search-openai` (host-07.yaml).
@@ -1870,7 +2719,18 @@ const MODEL_API_H07_SEARCH_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-support-openai` (host-07.yaml).
@@ -1892,7 +2752,18 @@ const MODEL_API_H07_SUPPORT_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h07-video-anthropic` (host-07.yaml).
@@ -1914,7 +2785,18 @@ const MODEL_API_H07_VIDEO_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-ads-openai` (host-08.yaml).
@@ -1936,7 +2818,18 @@ const MODEL_API_H08_ADS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-docs-openai` (host-08.yaml).
@@ -1958,7 +2851,18 @@ const MODEL_API_H08_DOCS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-mail-anthropic` (host-08.yaml).
@@ -1980,7 +2884,18 @@ const MODEL_API_H08_MAIL_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-maps-openai` (host-08.yaml).
@@ -2002,7 +2917,18 @@ const MODEL_API_H08_MAPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-ops-anthropic` (host-08.yaml).
@@ -2024,7 +2950,18 @@ const MODEL_API_H08_OPS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-pay-openai` (host-08.yaml).
@@ -2046,7 +2983,18 @@ const MODEL_API_H08_PAY_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-risk-anthropic` (host-08.yaml).
@@ -2068,7 +3016,18 @@ const MODEL_API_H08_RISK_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-search-anthropic` (host-08.yaml).
@@ -2090,7 +3049,18 @@ const MODEL_API_H08_SEARCH_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-support-openai` (host-08.yaml).
@@ -2112,7 +3082,18 @@ const MODEL_API_H08_SUPPORT_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h08-video-openai` (host-08.yaml).
@@ -2134,7 +3115,18 @@ const MODEL_API_H08_VIDEO_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-ads-openai` (host-09.yaml).
@@ -2156,7 +3148,18 @@ const MODEL_API_H09_ADS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-docs-anthropic` (host-09.yaml).
@@ -2178,7 +3181,18 @@ const MODEL_API_H09_DOCS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-mail-openai` (host-09.yaml).
@@ -2200,7 +3214,18 @@ const MODEL_API_H09_MAIL_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-maps-openai` (host-09.yaml).
@@ -2222,7 +3247,18 @@ const MODEL_API_H09_MAPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-ops-openai` (host-09.yaml).
@@ -2244,7 +3280,18 @@ const MODEL_API_H09_OPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-pay-anthropic` (host-09.yaml).
@@ -2266,7 +3313,18 @@ const MODEL_API_H09_PAY_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-risk-openai` (host-09.yaml).
@@ -2288,7 +3346,18 @@ const MODEL_API_H09_RISK_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-search-openai` (host-09.yaml).
@@ -2310,7 +3379,18 @@ const MODEL_API_H09_SEARCH_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-support-anthropic` (host-09.yaml).
@@ -2332,7 +3412,18 @@ const MODEL_API_H09_SUPPORT_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h09-video-openai` (host-09.yaml).
@@ -2354,7 +3445,18 @@ const MODEL_API_H09_VIDEO_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-ads-anthropic` (host-10.yaml).
@@ -2376,7 +3478,18 @@ const MODEL_API_H10_ADS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-docs-openai` (host-10.yaml).
@@ -2398,7 +3511,18 @@ const MODEL_API_H10_DOCS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-mail-openai` (host-10.yaml).
@@ -2420,7 +3544,18 @@ const MODEL_API_H10_MAIL_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-maps-anthropic` (host-10.yaml).
@@ -2442,7 +3577,18 @@ const MODEL_API_H10_MAPS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-ops-openai` (host-10.yaml).
@@ -2464,7 +3610,18 @@ const MODEL_API_H10_OPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-pay-openai` (host-10.yaml).
@@ -2486,7 +3643,18 @@ const MODEL_API_H10_PAY_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-risk-openai` (host-10.yaml).
@@ -2508,7 +3676,18 @@ const MODEL_API_H10_RISK_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-search-openai` (host-10.yaml).
@@ -2530,7 +3709,18 @@ const MODEL_API_H10_SEARCH_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-support-openai` (host-10.yaml).
@@ -2552,7 +3742,18 @@ const MODEL_API_H10_SUPPORT_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h10-video-anthropic` (host-10.yaml).
@@ -2574,7 +3775,18 @@ const MODEL_API_H10_VIDEO_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-ads-openai` (host-11.yaml).
@@ -2596,7 +3808,18 @@ const MODEL_API_H11_ADS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-docs-openai` (host-11.yaml).
@@ -2618,7 +3841,18 @@ const MODEL_API_H11_DOCS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-mail-anthropic` (host-11.yaml).
@@ -2640,7 +3874,18 @@ const MODEL_API_H11_MAIL_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-maps-openai` (host-11.yaml).
@@ -2662,7 +3907,18 @@ const MODEL_API_H11_MAPS_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-ops-anthropic` (host-11.yaml).
@@ -2684,7 +3940,18 @@ const MODEL_API_H11_OPS_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-pay-openai` (host-11.yaml).
@@ -2706,7 +3973,18 @@ const MODEL_API_H11_PAY_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-risk-anthropic` (host-11.yaml).
@@ -2728,7 +4006,18 @@ const MODEL_API_H11_RISK_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-search-anthropic` (host-11.yaml).
@@ -2750,7 +4039,18 @@ const MODEL_API_H11_SEARCH_ANTHROPIC: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-support-openai` (host-11.yaml).
@@ -2772,7 +4072,18 @@ const MODEL_API_H11_SUPPORT_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 /// ModelAPI `h11-video-openai` (host-11.yaml).
@@ -2794,7 +4105,18 @@ const MODEL_API_H11_VIDEO_OPENAI: codegen::ModelApi = codegen::ModelApi {
         service: 0,
         model: None,
     }),
-    first_packet_timeout_ms: 0,
+    fallback: &[],
+    failover: codegen::FailoverPolicy {
+        on_client_errors: false,
+        on_context_length: false,
+        budget_ms: 30000,
+        when_all_cooling: codegen::WhenAllCooling::Reject,
+    },
+    timeouts: codegen::TimeoutOverrides {
+        first_packet_ms: None,
+        idle_ms: None,
+        total_ms: None,
+    },
 };
 
 static ROUTES: [codegen::Route; 200] = [

@@ -11,14 +11,18 @@ const USAGE: &str =
 [--completion-tokens N] [--fault FAULT] [--workers N]
 
 Serves deterministic OpenAI (/v1/chat/completions, /v1/completions) and Anthropic
-(/v1/messages) answers, matched on the path suffix, plus GET /healthz.
+(/v1/messages) answers, matched on the path suffix, plus GET /healthz,
+GET /__mock/stats ({\"requests\": N, \"by_path\": {...}}, counted on arrival) and
+POST /__mock/reset (counts back to zero).
   --listen ADDR            default 127.0.0.1:9001
   --latency-ms N           delay before each response head (default 0)
   --chunks N               content chunks per streamed answer (default 8)
   --chunk-delay-ms N       delay between streamed content chunks (default 0)
   --completion-tokens N    answer length in tokens (default 16)
   --fault FAULT            none, status:CODE, stall-before-head:MS, stall-before-first-chunk:MS,
-                           stall-after-chunks:N:MS, cut-after-chunks:N, malformed-after-chunks:N
+                           stall-after-chunks:N:MS, cut-after-chunks:N, malformed-after-chunks:N,
+                           error-after-chunks:N (a protocol error event; 0 = before content),
+                           context-length (400 \"prompt is too long\")
   --workers N              runtime worker threads (default: available cores)
 Requests may override these with x-mock-* headers.";
 

@@ -3,11 +3,20 @@
 use http::StatusCode;
 
 use super::render::{Answer, push, push_answer_string, push_hex, push_number, push_string};
-use super::stream::{Event, EventWriter};
+use super::stream::{Event, EventWriter, FaultEvents};
 use super::usage::chunk_ranges;
 
 /// The broken event `malformed-after-chunks` inserts.
 pub const MALFORMED_EVENT: &[u8] = b"event: content_block_delta\ndata: {not json\n\n";
+/// The mid-stream error event `error-after-chunks` sends, as Anthropic does.
+pub const ERROR_EVENT: &[u8] = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"mock fault: upstream error event\"}}\n\n";
+/// What body faults insert into an Anthropic stream.
+pub const FAULT_EVENTS: FaultEvents = FaultEvents {
+    malformed: MALFORMED_EVENT,
+    error: ERROR_EVENT,
+};
+/// Anthropic's answer to a prompt longer than the model's context window.
+const CONTEXT_LENGTH_ERROR: &[u8] = b"{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"prompt is too long: 210000 tokens > 200000 maximum\"}}";
 
 fn stop_reason(answer: &Answer<'_>) -> &'static str {
     if answer.usage.truncated {
@@ -134,6 +143,11 @@ pub fn stream_events(answer: &Answer<'_>) -> Vec<Event> {
     );
     writer.end_event(false);
     writer.finish()
+}
+
+/// The 400 body of `context-length`: "prompt is too long".
+pub fn context_length_error_body() -> Vec<u8> {
+    CONTEXT_LENGTH_ERROR.to_vec()
 }
 
 /// An Anthropic error body: `{"type":"error","error":{"type","message"}}`.

@@ -2,7 +2,9 @@
 //!
 //! Grammar: `none`, `status:CODE`, `stall-before-head:MS`,
 //! `stall-before-first-chunk:MS`, `stall-after-chunks:N:MS`,
-//! `cut-after-chunks:N`, `malformed-after-chunks:N`.
+//! `cut-after-chunks:N`, `malformed-after-chunks:N`, `error-after-chunks:N`
+//! (a protocol error event after N content chunks; 0 = before any content),
+//! `context-length` (a 400 whose error says the prompt is too long).
 
 use crate::codegen::MockFault;
 
@@ -31,11 +33,15 @@ pub fn parse_fault(text: &str) -> Result<Option<MockFault>, String> {
         ("malformed-after-chunks", [chunks]) => MockFault::MalformedAfterChunks {
             chunks: parse_chunks(chunks)?,
         },
+        ("error-after-chunks", [chunks]) => MockFault::ErrorEventAfterChunks {
+            chunks: parse_chunks(chunks)?,
+        },
+        ("context-length", []) => MockFault::ContextLength,
         _ => {
             return Err(format!(
                 "unknown fault `{text}`; expected none, status:CODE, stall-before-head:MS, \
-                 stall-before-first-chunk:MS, stall-after-chunks:N:MS, cut-after-chunks:N \
-                 or malformed-after-chunks:N"
+                 stall-before-first-chunk:MS, stall-after-chunks:N:MS, cut-after-chunks:N, \
+                 malformed-after-chunks:N, error-after-chunks:N or context-length"
             ));
         }
     };
@@ -96,6 +102,14 @@ mod tests {
             parse_fault("malformed-after-chunks:2"),
             Ok(Some(MockFault::MalformedAfterChunks { chunks: 2 }))
         );
+        assert_eq!(
+            parse_fault("error-after-chunks:0"),
+            Ok(Some(MockFault::ErrorEventAfterChunks { chunks: 0 }))
+        );
+        assert_eq!(
+            parse_fault("context-length"),
+            Ok(Some(MockFault::ContextLength))
+        );
     }
 
     #[test]
@@ -107,5 +121,7 @@ mod tests {
         assert!(parse_fault("cut-after-chunks:-1").is_err_and(|e| e.contains("chunk count")));
         assert!(parse_fault("stall-before-head:99999999999").is_err());
         assert!(parse_fault("none:1").is_err());
+        assert!(parse_fault("context-length:400").is_err());
+        assert!(parse_fault("error-after-chunks").is_err());
     }
 }

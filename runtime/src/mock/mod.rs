@@ -18,6 +18,7 @@ pub mod overrides;
 pub mod render;
 pub mod request;
 pub mod server;
+pub mod stats;
 pub mod stream;
 pub mod usage;
 
@@ -32,7 +33,7 @@ use crate::codegen::{MockFault, MockSettings};
 use openai::Flavor;
 use render::Answer;
 use request::Api;
-use stream::{Event, ScriptedBody};
+use stream::{Event, FaultEvents, ScriptedBody};
 
 /// Response header counting the requests this process's mock has seen.
 pub const REQUEST_COUNT: HeaderName = HeaderName::from_static("x-mock-request-count");
@@ -88,6 +89,7 @@ async fn answer(settings: &MockSettings, request: &Request<Bytes>) -> Response<R
 
     let mut response = match settings.fault {
         Some(MockFault::Status(code)) => fault_status(api, code),
+        Some(MockFault::ContextLength) => context_length_error(api),
         _ => match request::parse(api, request.body()) {
             Ok(parsed) => {
                 let answer = Answer {
@@ -117,18 +119,23 @@ async fn answer(settings: &MockSettings, request: &Request<Bytes>) -> Response<R
 }
 
 fn streamed(api: Api, answer: &Answer<'_>, settings: &MockSettings) -> Response<ResponseBody> {
-    let (events, malformed) = match api {
+    let (events, fault_events) = match api {
         Api::ChatCompletions => (
             openai::stream_events(Flavor::Chat, answer),
-            openai::MALFORMED_EVENT,
+            openai::FAULT_EVENTS,
         ),
         Api::Completions => (
             openai::stream_events(Flavor::Completion, answer),
-            openai::MALFORMED_EVENT,
+            openai::FAULT_EVENTS,
         ),
-        Api::Messages => (anthropic::stream_events(answer), anthropic::MALFORMED_EVENT),
+        Api::Messages => (anthropic::stream_events(answer), anthropic::FAULT_EVENTS),
     };
-    let steps = stream::script(events, settings.chunk_delay_ms, settings.fault, malformed);
+    let steps = stream::script(
+        events,
+        settings.chunk_delay_ms,
+        settings.fault,
+        &fault_events,
+    );
     let mut response = with_type(
         StatusCode::OK,
         ResponseBody::new(ScriptedBody::new(steps)),
@@ -167,7 +174,10 @@ fn whole(api: Api, answer: &Answer<'_>, fault: Option<MockFault>) -> Response<Re
                 halves,
                 0,
                 Some(fault),
-                b"{not json",
+                &FaultEvents {
+                    malformed: b"{not json",
+                    error: b"",
+                },
             )))
         }
     };
@@ -189,10 +199,14 @@ fn member_boundary(json: &[u8]) -> usize {
 }
 
 /// A body fault moved to the middle of a one-piece body: a JSON answer has no
-/// chunks to count, so "after N chunks" means "after the first half".
+/// chunks to count, so "after N chunks" means "after the first half". A JSON
+/// answer has no error events either: that fault acts on streams only.
 fn mid_body_fault(fault: MockFault) -> Option<MockFault> {
     match fault {
-        MockFault::Status(_) | MockFault::StallBeforeHead { .. } => None,
+        MockFault::Status(_)
+        | MockFault::StallBeforeHead { .. }
+        | MockFault::ContextLength
+        | MockFault::ErrorEventAfterChunks { .. } => None,
         MockFault::StallBeforeFirstChunk { .. } => Some(fault),
         MockFault::StallAfterChunks { ms, .. } => {
             Some(MockFault::StallAfterChunks { chunks: 1, ms })
@@ -218,6 +232,21 @@ fn fault_status(api: Api, code: u16) -> Response<ResponseBody> {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
+}
+
+/// The 400 a provider answers when the prompt exceeds the model's context
+/// window, worded as the real ones are (gateways recognise it by its code or
+/// its "too long" / "context length" wording).
+fn context_length_error(api: Api) -> Response<ResponseBody> {
+    let json = match api {
+        Api::ChatCompletions | Api::Completions => openai::context_length_error_body(),
+        Api::Messages => anthropic::context_length_error_body(),
+    };
+    with_type(
+        StatusCode::BAD_REQUEST,
+        body::full(json),
+        "application/json",
+    )
 }
 
 /// An error in the format of the protocol the request path belongs to

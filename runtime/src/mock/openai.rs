@@ -5,11 +5,20 @@ use http::StatusCode;
 use super::render::{
     Answer, CREATED, push, push_answer_string, push_hex, push_number, push_string,
 };
-use super::stream::{Event, EventWriter};
+use super::stream::{Event, EventWriter, FaultEvents};
 use super::usage::chunk_ranges;
 
 /// The broken event `malformed-after-chunks` inserts.
 pub const MALFORMED_EVENT: &[u8] = b"data: {not json\n\n";
+/// The mid-stream error event `error-after-chunks` sends, as OpenAI does.
+pub const ERROR_EVENT: &[u8] = b"data: {\"error\":{\"message\":\"mock fault: upstream error event\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
+/// What body faults insert into an OpenAI stream.
+pub const FAULT_EVENTS: FaultEvents = FaultEvents {
+    malformed: MALFORMED_EVENT,
+    error: ERROR_EVENT,
+};
+/// OpenAI's answer to a prompt longer than the model's context window.
+const CONTEXT_LENGTH_ERROR: &[u8] = b"{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.\",\"type\":\"invalid_request_error\",\"param\":\"messages\",\"code\":\"context_length_exceeded\"}}";
 const DONE_EVENT: &str = "data: [DONE]\n\n";
 const FINGERPRINT: &str = "fp_gatesmith_mock";
 
@@ -185,6 +194,11 @@ pub fn stream_events(flavor: Flavor, answer: &Answer<'_>) -> Vec<Event> {
     push(writer.buffer(), DONE_EVENT);
     writer.end_event(false);
     writer.finish()
+}
+
+/// The 400 body of `context-length`: code `context_length_exceeded`.
+pub fn context_length_error_body() -> Vec<u8> {
+    CONTEXT_LENGTH_ERROR.to_vec()
 }
 
 /// An OpenAI error body: `{"error":{"message","type","param","code"}}`.

@@ -1,7 +1,9 @@
 //! The mock as a standalone HTTP server (HTTP/1.1 and h2c on one port), for `gatesmith-mock`.
 //!
 //! It is the benchmark's upstream, so it does no per-request logging and no
-//! work beyond buffering the request body and calling [`super::respond`].
+//! work beyond counting the request ([`super::stats`]), buffering its body and
+//! calling [`super::respond`]. `GET /__mock/stats` and `POST /__mock/reset`
+//! let tests count the attempts a gateway made at this upstream.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
+use super::stats::Stats;
 use crate::body::{self, ResponseBody};
 use crate::codegen::MockSettings;
 
@@ -25,6 +28,7 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// Serves the mock on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, settings: MockSettings) {
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let stats = Arc::new(Stats::default());
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -38,8 +42,9 @@ pub async fn serve(listener: TcpListener, settings: MockSettings) {
         // Without it, small SSE frames wait for Nagle and the stream looks buffered.
         let _ = stream.set_nodelay(true);
         let builder = Arc::clone(&builder);
+        let stats = Arc::clone(&stats);
         tokio::spawn(async move {
-            let service = service_fn(move |request| handle(settings, request));
+            let service = service_fn(move |request| handle(settings, Arc::clone(&stats), request));
             // A connection error (client gone, protocol error) concerns only that connection.
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
@@ -50,15 +55,22 @@ pub async fn serve(listener: TcpListener, settings: MockSettings) {
 
 async fn handle(
     settings: MockSettings,
+    stats: Arc<Stats>,
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let (parts, incoming) = request.into_parts();
-    if parts.uri.path() == "/healthz" && parts.method == Method::GET {
-        let mut response = Response::new(body::full(Bytes::from_static(b"ok\n")));
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        return Ok(response);
+    match (&parts.method, parts.uri.path()) {
+        (&Method::GET, "/healthz") => {
+            return Ok(with_type(Bytes::from_static(b"ok\n"), "text/plain"));
+        }
+        (&Method::GET, "/__mock/stats") => {
+            return Ok(with_type(stats.to_json(), "application/json"));
+        }
+        (&Method::POST, "/__mock/reset") => {
+            stats.reset();
+            return Ok(with_type(stats.to_json(), "application/json"));
+        }
+        (_, path) => stats.record(path),
     }
     let bytes = match Limited::new(incoming, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -73,4 +85,12 @@ async fn handle(
         }
     };
     Ok(super::respond(&settings, Request::from_parts(parts, bytes)).await)
+}
+
+fn with_type(body: impl Into<Bytes>, content_type: &'static str) -> Response<ResponseBody> {
+    let mut response = Response::new(body::full(body.into()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }

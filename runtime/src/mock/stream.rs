@@ -70,23 +70,35 @@ pub enum Step {
     Sleep(Duration),
     /// End the body with an error frame (the client sees a cut stream).
     Fail,
+    /// End the body cleanly here (after an error event); never played.
+    End,
+}
+
+/// The events a protocol uses to inject body faults.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultEvents {
+    /// A broken event (not parseable) the stream carries on after.
+    pub malformed: &'static [u8],
+    /// The protocol's own error event; the stream ends after it.
+    pub error: &'static [u8],
 }
 
 /// Schedules `events`: `chunk_delay_ms` between consecutive content events,
 /// and the fault (if it is a body fault) after `min(chunks, content events)`
-/// content events. `malformed` is the protocol's broken event.
+/// content events.
 pub fn script(
     events: Vec<Event>,
     chunk_delay_ms: u64,
     fault: Option<MockFault>,
-    malformed: &'static [u8],
+    fault_events: &FaultEvents,
 ) -> Vec<Step> {
     let content_events = events.iter().filter(|e| e.content).count();
     let fault_after = match fault {
         Some(
             MockFault::StallAfterChunks { chunks, .. }
             | MockFault::CutAfterChunks { chunks }
-            | MockFault::MalformedAfterChunks { chunks },
+            | MockFault::MalformedAfterChunks { chunks }
+            | MockFault::ErrorEventAfterChunks { chunks },
         ) => Some((chunks as usize).min(content_events)),
         _ => None,
     };
@@ -94,7 +106,11 @@ pub fn script(
         Some(MockFault::StallAfterChunks { ms, .. }) => push_sleep(steps, ms),
         Some(MockFault::CutAfterChunks { .. }) => steps.push(Step::Fail),
         Some(MockFault::MalformedAfterChunks { .. }) => {
-            steps.push(Step::Emit(Bytes::from_static(malformed)))
+            steps.push(Step::Emit(Bytes::from_static(fault_events.malformed)))
+        }
+        Some(MockFault::ErrorEventAfterChunks { .. }) => {
+            steps.push(Step::Emit(Bytes::from_static(fault_events.error)));
+            steps.push(Step::End);
         }
         _ => {}
     };
@@ -113,7 +129,7 @@ pub fn script(
                 push_sleep(&mut steps, chunk_delay_ms);
             }
         }
-        if steps.last() == Some(&Step::Fail) {
+        if ends_the_script(steps.last()) {
             break;
         }
         let content = event.content;
@@ -122,13 +138,20 @@ pub fn script(
             content_sent += 1;
             if fault_after == Some(content_sent) {
                 fault_step(&mut steps);
-                if steps.last() == Some(&Step::Fail) {
+                if ends_the_script(steps.last()) {
                     break;
                 }
             }
         }
     }
+    if steps.last() == Some(&Step::End) {
+        steps.pop();
+    }
     steps
+}
+
+fn ends_the_script(step: Option<&Step>) -> bool {
+    matches!(step, Some(Step::Fail | Step::End))
 }
 
 fn push_sleep(steps: &mut Vec<Step>, ms: u64) {
@@ -180,6 +203,7 @@ impl Body for ScriptedBody {
             match this.steps.next() {
                 None => return Poll::Ready(None),
                 Some(Step::Emit(bytes)) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
+                Some(Step::End) => return Poll::Ready(None),
                 Some(Step::Sleep(duration)) => {
                     this.sleeping = Some(Box::pin(tokio::time::sleep(duration)))
                 }
@@ -231,6 +255,11 @@ mod tests {
         Step::Emit(Bytes::from_static(text.as_bytes()))
     }
 
+    const BAD: FaultEvents = FaultEvents {
+        malformed: b"bad",
+        error: b"err",
+    };
+
     fn ms(n: u64) -> Step {
         Step::Sleep(Duration::from_millis(n))
     }
@@ -247,7 +276,7 @@ mod tests {
 
     #[test]
     fn delays_separate_content_events_only() {
-        let steps = script(stream(), 5, None, b"bad");
+        let steps = script(stream(), 5, None, &BAD);
         assert_eq!(
             steps,
             vec![
@@ -268,7 +297,7 @@ mod tests {
             stream(),
             0,
             Some(MockFault::StallBeforeFirstChunk { ms: 9 }),
-            b"bad",
+            &BAD,
         );
         assert_eq!(steps[0], ms(9));
         assert_eq!(steps.len(), 6);
@@ -280,7 +309,7 @@ mod tests {
             stream(),
             0,
             Some(MockFault::StallAfterChunks { chunks: 2, ms: 9 }),
-            b"bad",
+            &BAD,
         );
         assert_eq!(
             steps,
@@ -301,21 +330,21 @@ mod tests {
             stream(),
             0,
             Some(MockFault::CutAfterChunks { chunks: 1 }),
-            b"bad",
+            &BAD,
         );
         assert_eq!(steps, vec![emit("role"), emit("c1"), Step::Fail]);
         let before_content = script(
             stream(),
             0,
             Some(MockFault::CutAfterChunks { chunks: 0 }),
-            b"bad",
+            &BAD,
         );
         assert_eq!(before_content, vec![emit("role"), Step::Fail]);
         let past_the_end = script(
             stream(),
             0,
             Some(MockFault::CutAfterChunks { chunks: 99 }),
-            b"bad",
+            &BAD,
         );
         assert_eq!(
             past_the_end,
@@ -329,7 +358,7 @@ mod tests {
             stream(),
             0,
             Some(MockFault::MalformedAfterChunks { chunks: 2 }),
-            b"bad",
+            &BAD,
         );
         assert_eq!(
             steps,
@@ -342,6 +371,27 @@ mod tests {
                 emit("end")
             ]
         );
+    }
+
+    #[test]
+    fn error_event_ends_the_script_after_the_nth_content_event() {
+        let steps = script(
+            stream(),
+            0,
+            Some(MockFault::ErrorEventAfterChunks { chunks: 2 }),
+            &BAD,
+        );
+        assert_eq!(
+            steps,
+            vec![emit("role"), emit("c1"), emit("c2"), emit("err")]
+        );
+        let before_content = script(
+            stream(),
+            0,
+            Some(MockFault::ErrorEventAfterChunks { chunks: 0 }),
+            &BAD,
+        );
+        assert_eq!(before_content, vec![emit("role"), emit("err")]);
     }
 
     #[tokio::test]

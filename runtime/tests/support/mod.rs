@@ -101,7 +101,18 @@ fn model_api(
             record_response: false,
         },
         model_service: ModelService::Single(Target { service, model }),
-        first_packet_timeout_ms: fpt_ms,
+        fallback: &[],
+        failover: FailoverPolicy {
+            on_client_errors: false,
+            on_context_length: false,
+            budget_ms: 0,
+            when_all_cooling: WhenAllCooling::Reject,
+        },
+        timeouts: TimeoutOverrides {
+            first_packet_ms: Some(fpt_ms),
+            idle_ms: None,
+            total_ms: None,
+        },
     }
 }
 
@@ -134,7 +145,9 @@ pub fn plan(upstream: SocketAddr, down: SocketAddr, max_request_bytes: u64) -> &
         api_key_env,
         timeouts: ServiceTimeouts {
             connect_ms: 1000,
-            request_ms,
+            first_packet_ms: 0,
+            idle_ms: 0,
+            total_ms: request_ms,
         },
         mock: None,
     };
@@ -149,7 +162,9 @@ pub fn plan(upstream: SocketAddr, down: SocketAddr, max_request_bytes: u64) -> &
             api_key_env: None,
             timeouts: ServiceTimeouts {
                 connect_ms: 1000,
-                request_ms: 0,
+                first_packet_ms: 0,
+                idle_ms: 0,
+                total_ms: 0,
             },
             mock: Some(MOCK_SETTINGS),
         },
