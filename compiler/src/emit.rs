@@ -196,6 +196,12 @@ fn emit_service(service: &Service) -> TokenStream {
             api_key_env: #api_key_env,
             timeouts: #timeouts,
             mock: #mock,
+            // Issue 4 replaces these spec defaults with the service's own settings.
+            options: codegen::ProviderOptions {
+                azure_api_version: "2024-10-21",
+                dashscope_native: false,
+                default_max_tokens: 4096,
+            },
         }
     }
 }

@@ -57,15 +57,55 @@ pub struct Service {
     pub timeouts: ServiceTimeouts,
     /// Behaviour of the built-in mock (only for [`Provider::Mock`]).
     pub mock: Option<MockSettings>,
+    pub options: ProviderOptions,
 }
 
-/// Provider kinds. Each knows how it authenticates and which protocols it speaks.
+/// Provider kinds. Each knows how it authenticates, which protocols it speaks
+/// natively and the upstream path of each route kind (`crate::provider`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
-    /// Any OpenAI-compatible endpoint (Bearer key).
+    /// OpenAI itself (Bearer key).
     OpenAi,
+    /// Azure OpenAI: `api-key` header, deployment paths, `api-version`.
+    AzureOpenAi,
+    /// Anthropic: `x-api-key` + `anthropic-version`.
+    Anthropic,
+    /// Alibaba Cloud Model Studio: native API, OpenAI-compatible mode and an
+    /// Anthropic endpoint.
+    DashScope,
+    Vllm,
+    Moonshot,
+    Zhipu,
+    DeepSeek,
+    Ollama,
+    ComfyUi,
+    /// Any other OpenAI-compatible endpoint.
+    OpenAiCompatible,
     /// The built-in deterministic mock, answered in process.
     Mock,
+}
+
+/// Provider-specific settings of a service; each is ignored by providers it
+/// does not concern.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderOptions {
+    /// Azure OpenAI `api-version` query parameter.
+    pub azure_api_version: &'static str,
+    /// DashScope: call the native text-generation API (converting from and to
+    /// the client's protocol) instead of the OpenAI-compatible mode.
+    pub dashscope_native: bool,
+    /// `max_tokens` sent to Anthropic-protocol upstreams when the client gave
+    /// none (Anthropic requires one).
+    pub default_max_tokens: u32,
+}
+
+impl ProviderOptions {
+    /// The spec's defaults, for hand-written plans in tests.
+    pub const DEFAULT: ProviderOptions = ProviderOptions {
+        azure_api_version: "2024-10-21",
+        dashscope_native: false,
+        default_max_tokens: 4096,
+    };
 }
 
 /// A service's timers. Every value is in milliseconds; 0 disables a timer.

@@ -162,7 +162,7 @@ impl Gateway {
             };
             let origin = match service.provider {
                 Provider::Mock => None,
-                Provider::OpenAi => Some(parse_origin(service.name, service.base_url)?),
+                _ => Some(parse_origin(service.name, service.base_url)?),
             };
             services.push(ServiceState {
                 authorization,

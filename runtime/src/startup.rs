@@ -227,6 +227,7 @@ mod tests {
             api_key_env: Some("KEY_A"),
             timeouts: TIMEOUTS,
             mock: None,
+            options: ProviderOptions::DEFAULT,
         },
         Service {
             name: "b",
@@ -235,6 +236,7 @@ mod tests {
             api_key_env: Some("KEY_B"),
             timeouts: TIMEOUTS,
             mock: None,
+            options: ProviderOptions::DEFAULT,
         },
         Service {
             name: "c",
@@ -243,6 +245,7 @@ mod tests {
             api_key_env: None,
             timeouts: TIMEOUTS,
             mock: None,
+            options: ProviderOptions::DEFAULT,
         },
     ];
 

@@ -34,6 +34,11 @@ const SERVICE_UPSTREAM: codegen::Service = codegen::Service {
         total_ms: 600000,
     },
     mock: None,
+    options: codegen::ProviderOptions {
+        azure_api_version: "2024-10-21",
+        dashscope_native: false,
+        default_max_tokens: 4096,
+    },
 };
 
 static MODEL_APIS: [codegen::ModelApi; 120] = [

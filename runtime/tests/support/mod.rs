@@ -150,6 +150,7 @@ pub fn plan(upstream: SocketAddr, down: SocketAddr, max_request_bytes: u64) -> &
             total_ms: request_ms,
         },
         mock: None,
+        options: ProviderOptions::DEFAULT,
     };
     let services: &'static [Service] = Box::leak(Box::new([
         service("stub", base, Some("STUB_KEY"), 0),
@@ -167,6 +168,7 @@ pub fn plan(upstream: SocketAddr, down: SocketAddr, max_request_bytes: u64) -> &
                 total_ms: 0,
             },
             mock: Some(MOCK_SETTINGS),
+            options: ProviderOptions::DEFAULT,
         },
     ]));
     let model_apis: &'static [ModelApi] = Box::leak(Box::new([
