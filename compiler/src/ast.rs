@@ -69,6 +69,24 @@ pub struct AiService {
     pub timeouts: TimeoutsSpec,
     /// The span is the `mock` key.
     pub mock: Option<Spanned<MockSpec>>,
+    /// `azure:` (only for `azure-openai`); the span is the `azure` key.
+    pub azure: Option<Spanned<AzureSpec>>,
+    /// `dashscope:` (only for `dashscope`); the span is the `dashscope` key.
+    pub dashscope: Option<Spanned<DashScopeSpec>>,
+    pub default_max_tokens: Option<u32>,
+}
+
+/// `AIService.azure`.
+#[derive(Debug, Clone, Default)]
+pub struct AzureSpec {
+    pub api_version: Option<String>,
+}
+
+/// `AIService.dashscope`.
+#[derive(Debug, Clone, Default)]
+pub struct DashScopeSpec {
+    /// `api: native` (`Some(true)`) or `api: compatible` (`Some(false)`).
+    pub native: Option<bool>,
 }
 
 /// `AIService.timeouts`, each in milliseconds (0 disables a timer).
@@ -249,11 +267,7 @@ fn build_document(
         "AIService" => {
             let provider = read.string("/provider")?;
             let provider = Spanned {
-                value: match provider.value.as_str() {
-                    "openai" => Provider::OpenAi,
-                    "mock" => Provider::Mock,
-                    _ => return None,
-                },
+                value: Provider::from_spec_name(&provider.value)?,
                 span: provider.span,
             };
             let base_url = read
@@ -269,6 +283,20 @@ fn build_document(
                 },
                 span: document.key_span("/mock"),
             });
+            let azure = document.value.get("azure").map(|_| Spanned {
+                value: AzureSpec {
+                    api_version: read.string("/azure/apiVersion").map(|v| v.value),
+                },
+                span: document.key_span("/azure"),
+            });
+            let dashscope = document.value.get("dashscope").map(|_| Spanned {
+                value: DashScopeSpec {
+                    native: read
+                        .string("/dashscope/api")
+                        .map(|api| api.value == "native"),
+                },
+                span: document.key_span("/dashscope"),
+            });
             spec.services.push(AiService {
                 name: read.string("/name")?,
                 file: document.file_name.clone(),
@@ -282,6 +310,9 @@ fn build_document(
                     total_ms: read.u64("/timeouts/totalMs"),
                 },
                 mock,
+                azure,
+                dashscope,
+                default_max_tokens: read.u32("/defaultMaxTokens"),
             });
         }
         "ModelAPI" => {

@@ -25,7 +25,7 @@
 //! | E0207 | invalid base path (no leading `/`, `..`, `//`, `?`, `#`, `{`, `}`, `*`) |
 //! | E0208 | invalid domain (uppercase, port, misplaced `*`, bad label) |
 //! | E0209 | invalid `baseUrl` (not http/https, no host, query, fragment, user info) |
-//! | E0210 | `provider: openai` without a `baseUrl` |
+//! | E0210 | no `baseUrl` for a provider without a default (`vllm`, `azure-openai`, `comfyui`, `openai-compatible`) |
 //! | E0211 | `baseUrl` on a `provider: mock` service |
 //! | E0212 | `mock:` settings on a service whose provider is not `mock` |
 //! | E0213 | `apiKey.env` is not an environment variable name |
@@ -33,12 +33,15 @@
 //! | E0215 | two `byModelName` rules of one Model API have exactly equal patterns |
 //! | E0216 | invalid `byModelName` glob (empty, or characters model names do not use) |
 //! | E0217 | `byProportion` weights that sum to 0 (nothing could be served) |
+//! | E0218 | provider settings (`azure:`, `dashscope:`) on a service of another provider |
+//! | E0219 | a service a Model API names that can serve none of its routes, natively or by conversion |
 //! | W0201 | an AIService that no Model API uses |
 //! | W0202 | a `baseUrl` ending in `/v1` (request paths already start with `/v1`) |
 //! | W0203 | a spec folder without any Model API (the gateway would answer 404 to everything) |
 //! | W0204 | a `byModelName` rule no model can reach (a higher-precedence rule matches all it matches) |
 //! | W0205 | a fallback target that is never tried (a request never tries the same target twice) |
 //! | W0206 | `byMetrics` with fewer than 2 targets (nothing to choose between) |
+//! | W0207 | a service serves some of a Model API's routes but not all (e.g. legacy `completions` on `anthropic`) |
 
 use std::fmt;
 
@@ -79,16 +82,19 @@ pub enum Code {
     DuplicatePattern,
     InvalidGlob,
     ZeroWeightSum,
+    ProviderSettingsForbidden,
+    ProviderCannotServe,
     UnusedService,
     BaseUrlEndsWithV1,
     NoModelApis,
     UnreachableRule,
     FallbackNeverTried,
     MetricsFewTargets,
+    RouteNotServed,
 }
 
 impl Code {
-    pub const ALL: [Code; 32] = [
+    pub const ALL: [Code; 35] = [
         Code::YamlSyntax,
         Code::DuplicateKey,
         Code::UnsupportedYaml,
@@ -115,12 +121,15 @@ impl Code {
         Code::DuplicatePattern,
         Code::InvalidGlob,
         Code::ZeroWeightSum,
+        Code::ProviderSettingsForbidden,
+        Code::ProviderCannotServe,
         Code::UnusedService,
         Code::BaseUrlEndsWithV1,
         Code::NoModelApis,
         Code::UnreachableRule,
         Code::FallbackNeverTried,
         Code::MetricsFewTargets,
+        Code::RouteNotServed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -151,12 +160,15 @@ impl Code {
             Code::DuplicatePattern => "E0215",
             Code::InvalidGlob => "E0216",
             Code::ZeroWeightSum => "E0217",
+            Code::ProviderSettingsForbidden => "E0218",
+            Code::ProviderCannotServe => "E0219",
             Code::UnusedService => "W0201",
             Code::BaseUrlEndsWithV1 => "W0202",
             Code::NoModelApis => "W0203",
             Code::UnreachableRule => "W0204",
             Code::FallbackNeverTried => "W0205",
             Code::MetricsFewTargets => "W0206",
+            Code::RouteNotServed => "W0207",
         }
     }
 

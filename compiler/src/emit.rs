@@ -29,7 +29,7 @@ use quote::{format_ident, quote};
 use crate::emit_model_service as model_service;
 use crate::ir::{
     BaseEntry, FailoverPolicy, HostEntry, HostPattern, Method, MockFault, MockSettings, ModelApi,
-    Plan, Protocol, Provider, Route, Service, ServiceTimeouts, Target, TimeoutOverrides, UseCase,
+    Plan, Protocol, Route, Service, ServiceTimeouts, Target, TimeoutOverrides, UseCase,
     WhenAllCooling,
 };
 
@@ -174,10 +174,7 @@ fn emit_services(plan: &Plan, consts: &[Ident]) -> TokenStream {
 
 fn emit_service(service: &Service) -> TokenStream {
     let name = &service.name;
-    let provider = match service.provider {
-        Provider::OpenAi => quote!(OpenAi),
-        Provider::Mock => quote!(Mock),
-    };
+    let provider = format_ident!("{}", service.provider.runtime_variant());
     let base_url = &service.base_url;
     let api_key_env = option_str(service.api_key_env.as_deref());
     let timeouts = emit_service_timeouts(&service.timeouts);
@@ -188,6 +185,9 @@ fn emit_service(service: &Service) -> TokenStream {
         }
         None => quote!(None),
     };
+    let azure_api_version = &service.options.azure_api_version;
+    let dashscope_native = service.options.dashscope_native;
+    let default_max_tokens = num(service.options.default_max_tokens);
     quote! {
         codegen::Service {
             name: #name,
@@ -196,11 +196,10 @@ fn emit_service(service: &Service) -> TokenStream {
             api_key_env: #api_key_env,
             timeouts: #timeouts,
             mock: #mock,
-            // Issue 4 replaces these spec defaults with the service's own settings.
             options: codegen::ProviderOptions {
-                azure_api_version: "2024-10-21",
-                dashscope_native: false,
-                default_max_tokens: 4096,
+                azure_api_version: #azure_api_version,
+                dashscope_native: #dashscope_native,
+                default_max_tokens: #default_max_tokens,
             },
         }
     }
@@ -811,7 +810,9 @@ fn upper_snake(name: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::ir::{GatewaySettings, ModelService, Monitoring, RouteId, RouteKind, ServiceId};
+    use crate::ir::{
+        GatewaySettings, ModelService, Monitoring, Provider, RouteId, RouteKind, ServiceId,
+    };
 
     const POST: &[Method] = &[Method::Post];
     const GET: &[Method] = &[Method::Get];
@@ -822,8 +823,8 @@ pub(crate) mod tests {
             file: "services.yaml".to_owned(),
             provider,
             base_url: match provider {
-                Provider::OpenAi => "https://api.openai.com".to_owned(),
                 Provider::Mock => String::new(),
+                _ => "https://api.openai.com".to_owned(),
             },
             api_key_env: (provider == Provider::OpenAi).then(|| "OPENAI_API_KEY".to_owned()),
             timeouts: ServiceTimeouts {
@@ -839,6 +840,11 @@ pub(crate) mod tests {
                 completion_tokens: 16,
                 fault: Some(MockFault::StallAfterChunks { chunks: 2, ms: 100 }),
             }),
+            options: crate::ir::ProviderOptions {
+                azure_api_version: "2024-10-21".to_owned(),
+                dashscope_native: false,
+                default_max_tokens: 4096,
+            },
         }
     }
 
@@ -991,6 +997,30 @@ pub(crate) mod tests {
         let start = text.find(&format!("fn {name}(")).expect(name);
         let end = text[start..].find("\n}\n").expect("function end");
         &text[start..start + end]
+    }
+
+    #[test]
+    fn services_carry_their_provider_and_their_own_options() {
+        let mut plan = sample_plan();
+        plan.services[1].provider = Provider::AzureOpenAi;
+        plan.services[1].options = crate::ir::ProviderOptions {
+            azure_api_version: "2024-06-01".to_owned(),
+            dashscope_native: true,
+            default_max_tokens: 8192,
+        };
+        let text = generated(&plan);
+        assert!(
+            text.contains("provider: codegen::Provider::AzureOpenAi,"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "options: codegen::ProviderOptions {\n        azure_api_version: \"2024-06-01\",\n        dashscope_native: true,\n        default_max_tokens: 8192,\n    },"
+        ), "{text}");
+        for provider in Provider::ALL {
+            plan.services[1].provider = provider;
+            let variant = format!("codegen::Provider::{},", provider.runtime_variant());
+            assert!(generated(&plan).contains(&variant), "{variant}");
+        }
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::fmt::Write;
 use crate::emit::{base_path_text, host_pattern_text};
 use crate::glob;
 use crate::ir::{BaseEntry, HostEntry, HostPattern, ModelApi, ModelService, Plan, Route, Target};
-use crate::routes_table::{failover_text, objective_text, share_text, target_text, timers_text};
+use crate::routes_table::{
+    failover_text, objective_text, share_text, target_text, timers_text, upstream_lines,
+};
 
 /// The request to explain.
 #[derive(Debug, Clone)]
@@ -205,6 +207,9 @@ pub fn explain(plan: &Plan, request: &Request) -> String {
                     .join(","),
                 route.path
             );
+            for line in upstream_lines(plan, api, route) {
+                let _ = writeln!(out, "  upstream {line}");
+            }
             base
         }
     };

@@ -48,11 +48,13 @@ pub struct Service {
     /// The spec file that defines it, relative to the spec folder.
     pub file: String,
     pub provider: Provider,
-    /// No trailing `/`; empty for the mock.
+    /// Effective (the provider's default when the spec gives none); no
+    /// trailing `/`; empty for the mock.
     pub base_url: String,
     pub api_key_env: Option<String>,
     pub timeouts: ServiceTimeouts,
     pub mock: Option<MockSettings>,
+    pub options: ProviderOptions,
 }
 
 /// A service's timers in milliseconds; 0 disables a timer.
@@ -67,19 +69,94 @@ pub struct ServiceTimeouts {
     pub total_ms: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `AIService.provider`; the facts about each live in [`crate::providers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provider {
     OpenAi,
+    AzureOpenAi,
+    Anthropic,
+    DashScope,
+    Vllm,
+    Moonshot,
+    Zhipu,
+    DeepSeek,
+    Ollama,
+    ComfyUi,
+    OpenAiCompatible,
     Mock,
 }
 
 impl Provider {
+    /// Every provider, in the order the spec documentation lists them.
+    pub const ALL: [Provider; 12] = [
+        Provider::OpenAi,
+        Provider::AzureOpenAi,
+        Provider::Anthropic,
+        Provider::DashScope,
+        Provider::Vllm,
+        Provider::Moonshot,
+        Provider::Zhipu,
+        Provider::DeepSeek,
+        Provider::Ollama,
+        Provider::ComfyUi,
+        Provider::OpenAiCompatible,
+        Provider::Mock,
+    ];
+
+    /// The name a spec writes in `AIService.provider`.
     pub fn spec_name(self) -> &'static str {
         match self {
             Provider::OpenAi => "openai",
+            Provider::AzureOpenAi => "azure-openai",
+            Provider::Anthropic => "anthropic",
+            Provider::DashScope => "dashscope",
+            Provider::Vllm => "vllm",
+            Provider::Moonshot => "moonshot",
+            Provider::Zhipu => "zhipu",
+            Provider::DeepSeek => "deepseek",
+            Provider::Ollama => "ollama",
+            Provider::ComfyUi => "comfyui",
+            Provider::OpenAiCompatible => "openai-compatible",
             Provider::Mock => "mock",
         }
     }
+
+    /// The provider a spec name denotes (exact match).
+    pub fn from_spec_name(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.spec_name() == name)
+    }
+
+    /// The variant name in `gatesmith_runtime::codegen::Provider`.
+    pub fn runtime_variant(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "OpenAi",
+            Provider::AzureOpenAi => "AzureOpenAi",
+            Provider::Anthropic => "Anthropic",
+            Provider::DashScope => "DashScope",
+            Provider::Vllm => "Vllm",
+            Provider::Moonshot => "Moonshot",
+            Provider::Zhipu => "Zhipu",
+            Provider::DeepSeek => "DeepSeek",
+            Provider::Ollama => "Ollama",
+            Provider::ComfyUi => "ComfyUi",
+            Provider::OpenAiCompatible => "OpenAiCompatible",
+            Provider::Mock => "Mock",
+        }
+    }
+}
+
+/// Provider-specific settings with the spec's defaults applied; each is
+/// ignored by the providers it does not concern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderOptions {
+    /// Azure OpenAI `api-version` query value.
+    pub azure_api_version: String,
+    /// DashScope: OpenAI chat clients go to the native text-generation API
+    /// (converted) instead of the OpenAI-compatible mode.
+    pub dashscope_native: bool,
+    /// `max_tokens` sent to an Anthropic-protocol upstream when the client
+    /// gave none (Anthropic requires one).
+    pub default_max_tokens: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,7 @@ pub mod format;
 pub mod glob;
 pub mod ir;
 pub mod lower;
+pub mod providers;
 pub mod routes_table;
 pub mod schema;
 pub mod source;

@@ -10,10 +10,11 @@ use crate::{
     catalog,
     ir::{
         BaseEntry, FailoverPolicy, GatewaySettings, HostEntry, HostPattern, MetricsBalance,
-        MockSettings, ModelApi, ModelApiId, ModelRule, ModelService, Monitoring, Plan, Route,
-        RouteId, Service, ServiceId, ServiceTimeouts, Target, TimeoutOverrides, WeightedTarget,
-        WhenAllCooling,
+        MockSettings, ModelApi, ModelApiId, ModelRule, ModelService, Monitoring, Plan,
+        ProviderOptions, Route, RouteId, Service, ServiceId, ServiceTimeouts, Target,
+        TimeoutOverrides, WeightedTarget, WhenAllCooling,
     },
+    providers,
     validate::Valid,
 };
 
@@ -34,6 +35,9 @@ pub mod defaults {
     pub const RESOURCE_GROUP: &str = "default";
     pub const FAILOVER_BUDGET_MS: u64 = 30_000;
     pub const METRICS_DECAY_MS: u64 = 10_000;
+    /// Azure OpenAI's latest GA data-plane version (as the runtime's default).
+    pub const AZURE_API_VERSION: &str = "2024-10-21";
+    pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 }
 
 pub fn lower(valid: &Valid, source: &str) -> Plan {
@@ -124,11 +128,15 @@ fn lower_service(service: &ast::AiService) -> Service {
         name: service.name.value.clone(),
         file: service.file.clone(),
         provider: service.provider.value,
-        base_url: service
-            .base_url
-            .as_ref()
-            .map(|u| u.value.clone())
-            .unwrap_or_default(),
+        base_url: service.base_url.as_ref().map_or_else(
+            || {
+                providers::facts(service.provider.value)
+                    .default_base_url
+                    .unwrap_or_default()
+                    .to_string()
+            },
+            |u| u.value.clone(),
+        ),
         api_key_env: service.api_key_env.as_ref().map(|e| e.value.clone()),
         timeouts: ServiceTimeouts {
             connect_ms: timeouts.connect_ms.unwrap_or(defaults::CONNECT_TIMEOUT_MS),
@@ -154,6 +162,21 @@ fn lower_service(service: &ast::AiService) -> Service {
                 fault: mock.fault,
             }
         }),
+        options: ProviderOptions {
+            azure_api_version: service
+                .azure
+                .as_ref()
+                .and_then(|a| a.value.api_version.clone())
+                .unwrap_or_else(|| defaults::AZURE_API_VERSION.to_string()),
+            dashscope_native: service
+                .dashscope
+                .as_ref()
+                .and_then(|d| d.value.native)
+                .unwrap_or(false),
+            default_max_tokens: service
+                .default_max_tokens
+                .unwrap_or(defaults::DEFAULT_MAX_TOKENS),
+        },
     }
 }
 
@@ -588,5 +611,35 @@ mod tests {
                 decay_ms: 10_000,
             })
         );
+    }
+
+    #[test]
+    fn base_urls_default_per_provider_and_provider_settings_are_lowered() {
+        let services = "kind: AIService\nname: claude\nprovider: anthropic\ndefaultMaxTokens: 8192\n---\nkind: AIService\nname: qwen\nprovider: dashscope\ndashscope: { api: native }\n---\nkind: AIService\nname: azure\nprovider: azure-openai\nbaseUrl: https://r.openai.azure.com/\nazure: { apiVersion: \"2024-06-01\" }\n---\nkind: AIService\nname: local\nprovider: ollama\n";
+        let apis = api("chat", "[\"*\"]", "", "qwen")
+            + "fallback:\n  - { service: azure }\n  - { service: local }\n---\n"
+            + &api("msg", "[\"*\"]", "basePath: /a\n", "claude")
+                .replace("protocol: openai", "protocol: anthropic");
+        let plan = plan(&[("s.yaml", services), ("a.yaml", &apis)]);
+        let by_name = |name: &str| {
+            plan.services
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("service {name}"))
+        };
+        let claude = by_name("claude");
+        assert_eq!(claude.provider, Provider::Anthropic);
+        assert_eq!(claude.base_url, "https://api.anthropic.com");
+        assert_eq!(claude.options.default_max_tokens, 8192);
+        assert!(!claude.options.dashscope_native);
+        let qwen = by_name("qwen");
+        assert_eq!(qwen.base_url, "https://dashscope.aliyuncs.com");
+        assert!(qwen.options.dashscope_native);
+        assert_eq!(qwen.options.default_max_tokens, 4096);
+        let azure = by_name("azure");
+        assert_eq!(azure.base_url, "https://r.openai.azure.com");
+        assert_eq!(azure.options.azure_api_version, "2024-06-01");
+        assert_eq!(by_name("local").base_url, "http://127.0.0.1:11434");
+        assert_eq!(by_name("local").options.azure_api_version, "2024-10-21");
     }
 }

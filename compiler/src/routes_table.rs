@@ -12,8 +12,9 @@ use crate::emit::{base_path_text, host_pattern_text};
 use crate::glob;
 use crate::ir::{
     FailoverPolicy, HostEntry, HostPattern, MockFault, MockSettings, ModelApi, ModelService,
-    Objective, Plan, Service, ServiceId, ServiceTimeouts, Target, WhenAllCooling,
+    Objective, Plan, Provider, Route, Service, ServiceId, ServiceTimeouts, Target, WhenAllCooling,
 };
+use crate::providers::{self, UpstreamApi};
 
 /// The whole table: gateway settings, one block per host pattern in match
 /// order, then the services.
@@ -93,6 +94,9 @@ fn render_host(plan: &Plan, host: &HostEntry, out: &mut String) {
                 "    route {:name_width$}  {:methods_width$} {}{}",
                 route.name, methods, base.base_path, route.path,
             );
+            for line in upstream_lines(plan, api, route) {
+                let _ = writeln!(out, "      {line}");
+            }
         }
         render_model_api_settings(plan, api, out);
     }
@@ -239,21 +243,63 @@ pub fn failover_text(failover: &FailoverPolicy) -> String {
     format!("{also}, {budget}, {cooling}")
 }
 
-/// The timers each service this API can reach runs with after the API's
-/// overrides, by service id (primary targets and fallback).
-pub fn effective_timers(plan: &Plan, api: &ModelApi) -> Vec<(ServiceId, ServiceTimeouts)> {
+/// Every service this API can reach (primary targets and fallback), in id order.
+pub fn reachable_services(api: &ModelApi) -> BTreeSet<ServiceId> {
     let primary: Vec<&Target> = match &api.model_service {
         ModelService::Single(target) => vec![target],
         ModelService::ByModelName(rules) => rules.iter().map(|r| &r.target).collect(),
         ModelService::ByProportion(entries) => entries.iter().map(|e| &e.target).collect(),
         ModelService::ByMetrics(balance) => balance.targets.iter().collect(),
     };
-    let services: BTreeSet<ServiceId> = primary
+    primary
         .into_iter()
         .chain(&api.fallback)
         .map(|t| t.service)
-        .collect();
-    services
+        .collect()
+}
+
+/// Per reachable service, what `route` becomes upstream: `via claude
+/// (anthropic): anthropic messages, https://api.anthropic.com/v1/messages,
+/// converts openai -> anthropic`.
+pub fn upstream_lines(plan: &Plan, api: &ModelApi, route: &Route) -> Vec<String> {
+    reachable_services(api)
+        .into_iter()
+        .filter_map(|id| plan.services.get(usize::from(id)))
+        .map(|service| {
+            let how = match providers::serve(
+                service.provider,
+                api.protocol,
+                route.kind,
+                service.options.dashscope_native,
+            ) {
+                Some(serving) => {
+                    let url = if service.base_url.is_empty() {
+                        "built in".to_owned()
+                    } else {
+                        format!("{}{}", service.base_url, serving.endpoint.path)
+                    };
+                    format!(
+                        "{}, {url}, {}",
+                        serving.endpoint.api.display_name(),
+                        serving.conversion.display_text()
+                    )
+                }
+                // Validation rejects such specs; hand-built plans may still hold one.
+                None => "cannot serve this route: requests sent here fail".to_owned(),
+            };
+            format!(
+                "via {} ({}): {how}",
+                service.name,
+                service.provider.spec_name()
+            )
+        })
+        .collect()
+}
+
+/// The timers each service this API can reach runs with after the API's
+/// overrides, by service id (primary targets and fallback).
+pub fn effective_timers(plan: &Plan, api: &ModelApi) -> Vec<(ServiceId, ServiceTimeouts)> {
+    reachable_services(api)
         .into_iter()
         .filter_map(|id| {
             let service = plan.services.get(usize::from(id))?;
@@ -286,10 +332,13 @@ fn render_services(plan: &Plan, out: &mut String) {
 }
 
 fn render_service(service: &Service, name_width: usize, provider_width: usize, out: &mut String) {
+    let facts = providers::facts(service.provider);
     let target = if service.base_url.is_empty() {
-        "(built in)"
+        "(built in)".to_owned()
+    } else if facts.default_base_url == Some(service.base_url.as_str()) {
+        format!("{} (provider default)", service.base_url)
     } else {
-        service.base_url.as_str()
+        service.base_url.clone()
     };
     let _ = writeln!(
         out,
@@ -302,9 +351,42 @@ fn render_service(service: &Service, name_width: usize, provider_width: usize, o
         let _ = writeln!(out, "    api key from env {env}");
     }
     let _ = writeln!(out, "    timeouts: {}", timers_text(&service.timeouts));
+    let options = options_text(service);
+    if !options.is_empty() {
+        let _ = writeln!(out, "    options: {}", options.join(", "));
+    }
     if let Some(mock) = &service.mock {
         let _ = writeln!(out, "    mock: {}", mock_text(mock));
     }
+}
+
+/// The provider settings that matter for this service: the Azure API
+/// version, the DashScope API mode, and the `max_tokens` default wherever an
+/// Anthropic endpoint may be called.
+pub fn options_text(service: &Service) -> Vec<String> {
+    let facts = providers::facts(service.provider);
+    let mut options = Vec::new();
+    if service.provider == Provider::AzureOpenAi {
+        options.push(format!(
+            "azure api-version {}",
+            service.options.azure_api_version
+        ));
+    }
+    if service.provider == Provider::DashScope {
+        let mode = if service.options.dashscope_native {
+            "native"
+        } else {
+            "compatible"
+        };
+        options.push(format!("dashscope api {mode}"));
+    }
+    if facts.endpoint(UpstreamApi::AnthropicMessages).is_some() {
+        options.push(format!(
+            "default max_tokens {}",
+            service.options.default_max_tokens
+        ));
+    }
+    options
 }
 
 /// `connect 2000 ms, first packet off, idle 120000 ms, total 600000 ms`.
@@ -396,7 +478,7 @@ mod tests {
         );
         assert!(
             services
-                .contains("  service openai  openai  https://api.openai.com in services.yaml\n"),
+                .contains("  service openai  openai  https://api.openai.com (provider default) in services.yaml\n"),
             "{services}"
         );
         assert!(services.contains("    api key from env OPENAI_API_KEY\n"));
@@ -417,5 +499,38 @@ mod tests {
             "{table}"
         );
         assert!(table.ends_with("no services\n"), "{table}");
+    }
+
+    /// Compiles one spec file (warnings allowed).
+    fn compiled(text: &str) -> Plan {
+        let folder = crate::source::SpecFolder {
+            display: "specs/t".into(),
+            files: vec![crate::source::SourceFile {
+                name: "a.yaml".into(),
+                text: text.into(),
+            }],
+        };
+        crate::compile(&folder)
+            .unwrap_or_else(|d| panic!("{}", crate::diagnostic::render(&d, &folder, false)))
+            .plan
+    }
+
+    #[test]
+    fn each_route_shows_the_upstream_api_url_and_conversion_per_service() {
+        let plan = compiled(
+            "kind: AIService\nname: claude\nprovider: anthropic\n---\nkind: AIService\nname: qwen\nprovider: dashscope\ndashscope: { api: native }\n---\nkind: ModelAPI\nname: chat\nuseCase: text-generation\nprotocol: openai\ndomains: [\"*\"]\nmodelService:\n  single: { service: qwen }\nfallback:\n  - { service: claude }\n",
+        );
+        let table = render(&plan);
+        for line in [
+            "    route chat-completions  POST /v1/chat/completions\n",
+            "      via claude (anthropic): anthropic messages, https://api.anthropic.com/v1/messages, converts openai -> anthropic\n",
+            "      via qwen (dashscope): dashscope text-generation, https://dashscope.aliyuncs.com/api/v1/services/aigc/text-generation/generation, converts openai -> dashscope\n",
+            "      via claude (anthropic): cannot serve this route: requests sent here fail\n",
+            "      via qwen (dashscope): openai completions, https://dashscope.aliyuncs.com/compatible-mode/v1/completions, native\n",
+            "  service claude  anthropic  https://api.anthropic.com (provider default) in a.yaml\n",
+            "    options: dashscope api native, default max_tokens 4096\n",
+        ] {
+            assert!(table.contains(line), "missing {line:?} in\n{table}");
+        }
     }
 }

@@ -12,11 +12,14 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    ast::{ModelApi, ModelServiceSpec, RuleSpec, Spanned, Spec, TargetSpec, WeightedSpec},
+    ast::{
+        AiService, ModelApi, ModelServiceSpec, RuleSpec, Spanned, Spec, TargetSpec, WeightedSpec,
+    },
     catalog,
     diagnostic::{Code, Diagnostic, Diagnostics, closest_match},
     glob,
     ir::Provider,
+    providers,
     source::Span,
 };
 
@@ -47,6 +50,7 @@ pub fn validate(mut spec: Spec, diagnostics: &mut Diagnostics) -> Option<Valid> 
     }
     check_domain_base_pairs(&spec, diagnostics);
     check_references(&spec, diagnostics);
+    check_providers_serve(&spec, diagnostics);
     if complete {
         check_usage(&spec, diagnostics);
     }
@@ -114,15 +118,31 @@ fn check_gateways(spec: &Spec, diagnostics: &mut Diagnostics) {
 fn check_services(spec: &Spec, diagnostics: &mut Diagnostics) {
     for service in &spec.services {
         let provider = service.provider.value;
+        let facts = providers::facts(provider);
         match (provider, &service.base_url) {
-            (Provider::OpenAi, None) => diagnostics.push(
-                Diagnostic::new(
-                    Code::MissingBaseUrl,
-                    format!("AIService `{}` uses provider `openai` but has no `baseUrl`", service.name.value),
-                )
-                .primary(service.provider.span, "needs a `baseUrl`")
-                .help("add `baseUrl:` with the upstream origin, without `/v1`, e.g. `baseUrl: https://api.openai.com`"),
-            ),
+            (_, None) if facts.needs_base_url() => {
+                let needing: Vec<&str> = Provider::ALL
+                    .into_iter()
+                    .filter(|p| providers::facts(*p).needs_base_url())
+                    .map(Provider::spec_name)
+                    .collect();
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::MissingBaseUrl,
+                        format!(
+                            "AIService `{}` uses provider `{}` but has no `baseUrl`",
+                            service.name.value,
+                            provider.spec_name()
+                        ),
+                    )
+                    .primary(service.provider.span, "needs a `baseUrl`")
+                    .help(format!(
+                        "add `baseUrl:` with the upstream origin, without `/v1`, e.g. `baseUrl: {}`; these providers have no default and need one: {}",
+                        base_url_example(provider),
+                        needing.join(", ")
+                    )),
+                );
+            }
             (Provider::Mock, Some(url)) => diagnostics.push(
                 Diagnostic::new(
                     Code::BaseUrlForbidden,
@@ -130,21 +150,28 @@ fn check_services(spec: &Spec, diagnostics: &mut Diagnostics) {
                 )
                 .primary(url.span, "not used by the mock")
                 .secondary(service.provider.span, "provider is `mock`")
-                .help("remove `baseUrl`, or set `provider: openai` to call a real endpoint"),
+                .help("remove `baseUrl`, or set a real provider such as `provider: openai-compatible` to call an endpoint"),
             ),
-            (Provider::OpenAi, Some(url)) if url.value.ends_with("/v1") => diagnostics.push(
-                Diagnostic::new(
-                    Code::BaseUrlEndsWithV1,
-                    format!("baseUrl `{}` ends with `/v1`", url.value),
+            (_, Some(url))
+                if url.value.ends_with("/v1")
+                    && !facts.endpoints.is_empty()
+                    && facts.endpoints.iter().all(|e| e.path.starts_with("/v1/")) =>
+            {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::BaseUrlEndsWithV1,
+                        format!("baseUrl `{}` ends with `/v1`", url.value),
+                    )
+                    .primary(url.span, "requests would go to `/v1/v1/...`")
+                    .help(format!(
+                        "the upstream path already starts with `/v1`: write `{}`",
+                        url.value.trim_end_matches("/v1")
+                    )),
                 )
-                .primary(url.span, "requests would go to `/v1/v1/...`")
-                .help(format!(
-                    "the forwarded path already starts with `/v1`: write `{}`",
-                    url.value.trim_end_matches("/v1")
-                )),
-            ),
+            }
             _ => {}
         }
+        check_provider_settings(service, diagnostics);
         if let Some(mock) = &service.mock
             && provider != Provider::Mock
         {
@@ -190,6 +217,57 @@ fn check_services(spec: &Spec, diagnostics: &mut Diagnostics) {
                 )
                 .primary(env.span, "expected a name like `OPENAI_API_KEY`")
                 .help(help),
+            );
+        }
+    }
+}
+
+/// A plausible `baseUrl` for a provider, for help texts.
+fn base_url_example(provider: Provider) -> &'static str {
+    match provider {
+        Provider::AzureOpenAi => "https://my-resource.openai.azure.com",
+        Provider::Vllm => "http://vllm.internal:8000",
+        Provider::ComfyUi => "http://comfyui.internal:8188",
+        _ => providers::facts(provider)
+            .default_base_url
+            .unwrap_or("https://llm.example.com"),
+    }
+}
+
+/// `azure:` and `dashscope:` only on their own provider (like `mock:`).
+fn check_provider_settings(service: &AiService, diagnostics: &mut Diagnostics) {
+    let provider = service.provider.value;
+    let blocks = [
+        (
+            "azure",
+            Provider::AzureOpenAi,
+            service.azure.as_ref().map(|a| a.span),
+        ),
+        (
+            "dashscope",
+            Provider::DashScope,
+            service.dashscope.as_ref().map(|d| d.span),
+        ),
+    ];
+    for (key, owner, span) in blocks {
+        if let Some(span) = span
+            && provider != owner
+        {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::ProviderSettingsForbidden,
+                    format!(
+                        "`{key}:` settings on AIService `{}`, whose provider is `{}`",
+                        service.name.value,
+                        provider.spec_name()
+                    ),
+                )
+                .primary(span, format!("only for `provider: {}`", owner.spec_name()))
+                .secondary(service.provider.span, "provider set here")
+                .help(format!(
+                    "remove the `{key}:` block, or set `provider: {}`",
+                    owner.spec_name()
+                )),
             );
         }
     }
@@ -590,6 +668,98 @@ fn check_references(spec: &Spec, diagnostics: &mut Diagnostics) {
     }
 }
 
+/// Every service a Model API names (in any mode or fallback) must be able to
+/// serve its routes, natively or by conversion (mirror of the runtime's
+/// `can_serve`): none of them is an error (E0219); some but not all is a
+/// warning (W0207), because an OpenAI Model API always has the legacy
+/// `completions` route, which only OpenAI-compatible upstreams serve, and
+/// refusing `openai` clients on an `anthropic` service for that would forbid
+/// the conversion users want. Reported once per (Model API, service), at the
+/// first reference, listing every route it cannot serve.
+fn check_providers_serve(spec: &Spec, diagnostics: &mut Diagnostics) {
+    for api in &spec.model_apis {
+        let Some(routes) =
+            catalog::lookup(api.use_case.value, api.protocol.value).and_then(|e| e.routes)
+        else {
+            continue;
+        };
+        let mut reported: Vec<&str> = Vec::new();
+        for reference in api.service_references() {
+            let name = reference.value.as_str();
+            let Some(service) = spec.services.iter().find(|s| s.name.value == name) else {
+                continue;
+            };
+            if reported.contains(&name) {
+                continue;
+            }
+            let provider = service.provider.value;
+            let unserved: Vec<_> = routes
+                .iter()
+                .filter(|r| !providers::can_serve(provider, api.protocol.value, r.kind))
+                .collect();
+            if unserved.is_empty() {
+                continue;
+            }
+            reported.push(name);
+            let route_names: Vec<String> =
+                unserved.iter().map(|r| format!("`{}`", r.name)).collect();
+            let alternatives: Vec<String> = unserved
+                .iter()
+                .map(|r| {
+                    let serving: Vec<&str> =
+                        providers::providers_serving(api.protocol.value, r.kind)
+                            .into_iter()
+                            .map(Provider::spec_name)
+                            .collect();
+                    format!("`{}` can be served by: {}", r.name, serving.join(", "))
+                })
+                .collect();
+            let routes_text = format!(
+                "route{} {}",
+                if unserved.len() == 1 { "" } else { "s" },
+                route_names.join(", ")
+            );
+            if unserved.len() < routes.len() {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::RouteNotServed,
+                        format!(
+                            "ModelAPI `{}` ({} protocol) {routes_text} cannot be served by AIService `{name}` (provider `{}`)",
+                            api.name.value,
+                            api.protocol.value.spec_name(),
+                            provider.spec_name()
+                        ),
+                    )
+                    .primary(reference.span, format!("requests on {routes_text} sent here fail"))
+                    .secondary(service.provider.span, "provider set here")
+                    .help(format!(
+                        "{}; the other routes are served (natively or by conversion)",
+                        alternatives.join("; ")
+                    )),
+                );
+                continue;
+            }
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::ProviderCannotServe,
+                    format!(
+                        "ModelAPI `{}` ({} protocol) {routes_text} cannot be served by AIService `{name}` (provider `{}`), natively or by conversion",
+                        api.name.value,
+                        api.protocol.value.spec_name(),
+                        provider.spec_name()
+                    ),
+                )
+                .primary(reference.span, format!("provider `{}` cannot serve this", provider.spec_name()))
+                .secondary(service.provider.span, "provider set here")
+                .help(format!(
+                    "{}; point this Model API at such a service, or change its protocol",
+                    alternatives.join("; ")
+                )),
+            );
+        }
+    }
+}
+
 /// Runs only on otherwise error-free specs, where no document is missing.
 fn check_usage(spec: &Spec, diagnostics: &mut Diagnostics) {
     if spec.model_apis.is_empty() {
@@ -797,9 +967,22 @@ mod tests {
 
     #[test]
     fn provider_settings_must_fit_the_provider() {
-        let openai = "kind: AIService\nname: mock\nprovider: openai\n";
-        let text = with_mock(&api("chat", "[\"*\"]", "")).replace(MOCK, openai);
+        let vllm = "kind: AIService\nname: mock\nprovider: vllm\n";
+        let text = with_mock(&api("chat", "[\"*\"]", "")).replace(MOCK, vllm);
         assert_eq!(codes(&[("a.yaml", &text)]), vec![Code::MissingBaseUrl]);
+        // Providers with a default base URL need none.
+        for provider in ["openai", "dashscope", "deepseek", "ollama"] {
+            let text = text.replace("provider: vllm", &format!("provider: {provider}"));
+            assert_eq!(codes(&[("a.yaml", &text)]), vec![], "{provider}");
+        }
+        for provider in ["azure-openai", "comfyui", "openai-compatible"] {
+            let text = text.replace("provider: vllm", &format!("provider: {provider}"));
+            assert!(
+                codes(&[("a.yaml", &text)]).contains(&Code::MissingBaseUrl),
+                "{provider}"
+            );
+        }
+        let openai = vllm;
         let text = text.replace(
             openai,
             &format!(
@@ -861,7 +1044,7 @@ mod tests {
             api("chat", "[API.x.com]", "basePath: llm\n"),
             api("other", "[\"*\"]", "").replace("service: mock", "service: nope")
         );
-        let services = "kind: AIService\nname: up\nprovider: openai\n---\nkind: AIService\nname: mock\nprovider: mock\nlatency: 5\n";
+        let services = "kind: AIService\nname: up\nprovider: vllm\n---\nkind: AIService\nname: mock\nprovider: mock\nlatency: 5\n";
         let found = codes(&[("apis.yaml", &apis), ("services.yaml", services)]);
         for code in [
             Code::UnknownField,
@@ -871,6 +1054,104 @@ mod tests {
             Code::MissingBaseUrl,
         ] {
             assert!(found.contains(&code), "{code:?} missing from {found:?}");
+        }
+    }
+
+    #[test]
+    fn azure_and_dashscope_settings_belong_to_their_provider() {
+        let service = |provider: &str, settings: &str| {
+            with_mock(&api("chat", "[\"*\"]", "")).replace(
+                MOCK,
+                &format!("kind: AIService\nname: mock\nprovider: {provider}\nbaseUrl: https://h\n{settings}"),
+            )
+        };
+        let azure = "azure: { apiVersion: \"2024-06-01\" }\n";
+        let dashscope = "dashscope: { api: native }\n";
+        assert_eq!(
+            codes(&[("a.yaml", &service("azure-openai", azure))]),
+            vec![]
+        );
+        assert_eq!(
+            codes(&[("a.yaml", &service("dashscope", dashscope))]),
+            vec![]
+        );
+        assert_eq!(
+            codes(&[("a.yaml", &service("openai", azure))]),
+            vec![Code::ProviderSettingsForbidden]
+        );
+        let both = format!("{azure}{dashscope}defaultMaxTokens: 1000\n");
+        let (_, diagnostics) = run(&[("a.yaml", &service("vllm", &both))]);
+        let messages: Vec<&str> = diagnostics
+            .items
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "`azure:` settings on AIService `mock`, whose provider is `vllm`",
+                "`dashscope:` settings on AIService `mock`, whose provider is `vllm`"
+            ]
+        );
+        // The schema rejects malformed settings before validation.
+        let bad_version = service("azure-openai", "azure: { apiVersion: latest }\n");
+        assert!(!codes(&[("a.yaml", &bad_version)]).is_empty());
+    }
+
+    #[test]
+    fn services_must_serve_the_model_api_routes_they_are_named_for() {
+        let spec = |protocol: &str, provider: &str| {
+            format!(
+                "kind: AIService\nname: up\nprovider: {provider}\nbaseUrl: https://h\n---\n{MOCK}---\nkind: ModelAPI\nname: chat\nuseCase: text-generation\nprotocol: {protocol}\ndomains: [\"*\"]\nmodelService:\n  single: {{ service: mock }}\nfallback:\n  - {{ service: up }}\n  - {{ service: up, model: other }}\n"
+            )
+        };
+        // ComfyUI serves no text route: an error, once per (Model API, service).
+        let (valid, diagnostics) = run(&[("a.yaml", &spec("openai", "comfyui"))]);
+        assert!(valid.is_none());
+        let errors: Vec<&Diagnostic> = diagnostics
+            .items
+            .iter()
+            .filter(|d| d.code == Code::ProviderCannotServe)
+            .collect();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("ModelAPI `chat`"));
+        assert!(
+            errors[0]
+                .message
+                .contains("`chat-completions`, `completions`")
+        );
+        assert!(
+            errors[0]
+                .message
+                .contains("AIService `up` (provider `comfyui`)")
+        );
+        let help = errors[0].help.as_deref().unwrap_or_default();
+        assert!(help.contains("`completions` can be served by: openai, azure-openai, dashscope, vllm, deepseek, ollama, openai-compatible, mock"), "{help}");
+        assert_eq!(
+            codes(&[("a.yaml", &spec("anthropic", "comfyui"))]),
+            vec![Code::ProviderCannotServe]
+        );
+        // Chat converts, legacy completions cannot: a warning, not an error.
+        for provider in ["anthropic", "moonshot", "zhipu"] {
+            let (valid, diagnostics) = run(&[("a.yaml", &spec("openai", provider))]);
+            assert!(valid.is_some(), "{provider}");
+            let found: Vec<Code> = diagnostics.items.iter().map(|d| d.code).collect();
+            assert_eq!(found, vec![Code::RouteNotServed], "{provider}");
+        }
+        // Every text provider serves Anthropic messages, natively or converted.
+        for provider in [
+            "openai",
+            "azure-openai",
+            "anthropic",
+            "vllm",
+            "zhipu",
+            "openai-compatible",
+        ] {
+            assert_eq!(
+                codes(&[("a.yaml", &spec("anthropic", provider))]),
+                vec![],
+                "{provider}"
+            );
         }
     }
 

@@ -15,6 +15,7 @@ pub mod failure;
 pub mod headers;
 pub mod mock;
 pub mod protocol_error;
+pub mod provider;
 pub mod proxy;
 pub mod request_body;
 pub mod server;

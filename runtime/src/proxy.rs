@@ -582,8 +582,8 @@ impl Gateway {
             Http(upstream::UpstreamClient, Request<Full<Bytes>>),
             Mock(&'static crate::codegen::MockSettings, Request<Bytes>),
         }
-        let upstream = match (&service_state.origin, service.provider) {
-            (Some(origin), Provider::OpenAi) => {
+        let upstream = match &service_state.origin {
+            Some(origin) => {
                 let Some(client) = self.upstreams.client(target.target.service) else {
                     return Err(protocol_fail("unknown service"));
                 };
@@ -607,7 +607,7 @@ impl Gateway {
                 *upstream_request.headers_mut() = headers;
                 Upstream::Http(client.clone(), upstream_request)
             }
-            _ => {
+            None => {
                 let Some(settings) = service.mock.as_ref() else {
                     return Err(protocol_fail("the mock service has no settings"));
                 };

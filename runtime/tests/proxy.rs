@@ -255,6 +255,8 @@ async fn client_disconnect_mid_stream_closes_the_upstream_within_a_second() {
         .await
         .expect("upstream stream still open 1 s after the client left")
         .expect("stub alive");
+    assert_eq!(h.gateway.stats().cancelled(), 1);
+    assert_eq!(h.gateway.stats().truncated(), 0);
 }
 
 #[tokio::test]
@@ -470,11 +472,18 @@ async fn mock_streams_end_with_done_and_a_cut_stream_is_not_a_clean_end() {
         .expect("request");
     let response = send(h.gateway_addr, request).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let outcome = response.into_body().collect().await;
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the stream ends with an error event")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
     assert!(
-        outcome.is_err(),
-        "a cut upstream stream must not look complete to the client"
+        !text.contains("[DONE]") && text.ends_with("\"code\":\"upstream_stream_cut\"}}\n\n"),
+        "a cut upstream stream must end with an error event, not look complete: {text}"
     );
+    assert_eq!(h.gateway.stats().truncated(), 1);
 }
 
 #[tokio::test]

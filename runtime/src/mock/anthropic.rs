@@ -2,7 +2,14 @@
 
 use http::StatusCode;
 
+use serde_json::json;
+
+use super::extras::{
+    STOP_SEQUENCE, THINKING_SIGNATURE, THINKING_TEXT, argument_fragments, thinking_pieces,
+    tool_arguments, tool_id, tool_name,
+};
 use super::render::{Answer, push, push_answer_string, push_hex, push_number, push_string};
+use super::request::Api;
 use super::stream::{Event, EventWriter, FaultEvents};
 use super::usage::chunk_ranges;
 
@@ -19,10 +26,24 @@ pub const FAULT_EVENTS: FaultEvents = FaultEvents {
 const CONTEXT_LENGTH_ERROR: &[u8] = b"{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"prompt is too long: 210000 tokens > 200000 maximum\"}}";
 
 fn stop_reason(answer: &Answer<'_>) -> &'static str {
-    if answer.usage.truncated {
+    if let Some(stop) = answer.extras.stop {
+        stop
+    } else if answer.extras.tool_calls > 0 {
+        "tool_use"
+    } else if answer.usage.truncated {
         "max_tokens"
     } else {
         "end_turn"
+    }
+}
+
+/// `"stop_sequence":…`: the matched sequence only when the answer stopped on one.
+fn push_stop_sequence(out: &mut Vec<u8>, answer: &Answer<'_>) {
+    push(out, "\"stop_sequence\":");
+    if stop_reason(answer) == "stop_sequence" {
+        push_string(out, STOP_SEQUENCE);
+    } else {
+        push(out, "null");
     }
 }
 
@@ -35,15 +56,27 @@ fn push_id(out: &mut Vec<u8>, answer: &Answer<'_>) {
 fn push_usage(out: &mut Vec<u8>, answer: &Answer<'_>, output_tokens: u32) {
     push(out, "{\"input_tokens\":");
     push_number(out, u64::from(answer.usage.prompt_tokens));
-    push(
-        out,
-        ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":",
-    );
+    push(out, ",\"cache_creation_input_tokens\":");
+    push_number(out, u64::from(answer.extras.cache_creation));
+    push(out, ",\"cache_read_input_tokens\":");
+    push_number(out, u64::from(answer.extras.cache_read));
+    push(out, ",\"output_tokens\":");
     push_number(out, u64::from(output_tokens));
     push(out, "}");
 }
 
-/// The non-streamed `message` body.
+/// A complete `tool_use` block (`input` is the arguments object).
+fn push_tool_block(out: &mut Vec<u8>, index: u32) {
+    push(out, "{\"type\":\"tool_use\",\"id\":");
+    push_string(out, &tool_id(Some(Api::Messages), index));
+    push(out, ",\"name\":");
+    push_string(out, tool_name(index));
+    push(out, ",\"input\":");
+    push(out, &tool_arguments(index));
+    push(out, "}");
+}
+
+/// The non-streamed `message` body: thinking, text and tool blocks in that order.
 pub fn json_body(answer: &Answer<'_>) -> Vec<u8> {
     let words = answer.usage.completion_tokens as usize;
     let mut out = Vec::with_capacity(360 + answer.model.len() + words * 10);
@@ -54,19 +87,57 @@ pub fn json_body(answer: &Answer<'_>) -> Vec<u8> {
         ",\"type\":\"message\",\"role\":\"assistant\",\"model\":",
     );
     push_string(&mut out, answer.model);
-    push(&mut out, ",\"content\":[{\"type\":\"text\",\"text\":");
-    push_answer_string(&mut out, 0..words);
-    push(&mut out, "}],\"stop_reason\":\"");
+    push(&mut out, ",\"content\":[");
+    let mut blocks = 0;
+    let mut separate = |out: &mut Vec<u8>| {
+        if blocks > 0 {
+            push(out, ",");
+        }
+        blocks += 1;
+    };
+    if answer.extras.thinking {
+        separate(&mut out);
+        push(&mut out, "{\"type\":\"thinking\",\"thinking\":");
+        push_string(&mut out, THINKING_TEXT);
+        push(&mut out, ",\"signature\":");
+        push_string(&mut out, THINKING_SIGNATURE);
+        push(&mut out, "}");
+    }
+    if answer.has_text() {
+        separate(&mut out);
+        push(&mut out, "{\"type\":\"text\",\"text\":");
+        push_answer_string(&mut out, 0..words);
+        push(&mut out, "}");
+    }
+    for index in 0..answer.extras.tool_calls {
+        separate(&mut out);
+        push_tool_block(&mut out, index);
+    }
+    push(&mut out, "],\"stop_reason\":\"");
     push(&mut out, stop_reason(answer));
-    push(&mut out, "\",\"stop_sequence\":null,\"usage\":");
-    push_usage(&mut out, answer, answer.usage.completion_tokens);
+    push(&mut out, "\",");
+    push_stop_sequence(&mut out, answer);
+    push(&mut out, ",\"usage\":");
+    push_usage(&mut out, answer, answer.output_tokens());
     push(&mut out, "}");
     out
 }
 
-/// The streamed answer: `message_start`, `content_block_start`, `ping`, the
-/// `content_block_delta`s (content), `content_block_stop`, `message_delta`
-/// (stop reason and final usage), `message_stop`.
+/// One SSE event `name` whose data is `data` (a JSON object).
+fn push_event(writer: &mut EventWriter, name: &str, data: &serde_json::Value, content: bool) {
+    let out = writer.buffer();
+    push(out, "event: ");
+    push(out, name);
+    push(out, "\ndata: ");
+    push(out, &data.to_string());
+    push(out, "\n\n");
+    writer.end_event(content);
+}
+
+/// The streamed answer: `message_start`, then per block (thinking, text,
+/// tools) `content_block_start`, its deltas (content events) and
+/// `content_block_stop`, with a `ping` after the first block start, then
+/// `message_delta` (stop reason and final usage) and `message_stop`.
 pub fn stream_events(answer: &Answer<'_>) -> Vec<Event> {
     let words = answer.usage.completion_tokens as usize;
     let chunks = answer.chunks.max(1) as usize;
@@ -91,37 +162,96 @@ pub fn stream_events(answer: &Answer<'_>) -> Vec<Event> {
         ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":",
     );
     // Anthropic reports a provisional output count here; the final one comes in `message_delta`.
-    push_usage(out, answer, answer.usage.completion_tokens.min(1));
+    push_usage(out, answer, answer.output_tokens().min(1));
     push(out, "}}\n\n");
     writer.end_event(false);
 
-    push(
-        writer.buffer(),
-        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
-    );
-    writer.end_event(false);
-    push(
-        writer.buffer(),
-        "event: ping\ndata: {\"type\":\"ping\"}\n\n",
-    );
-    writer.end_event(false);
-
-    for range in chunk_ranges(answer.usage.completion_tokens, answer.chunks) {
-        let out = writer.buffer();
-        push(
-            out,
-            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":",
+    let mut block = 0u32;
+    let mut start_block = |writer: &mut EventWriter, content_block: serde_json::Value| {
+        push_event(
+            writer,
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": block, "content_block": content_block}),
+            false,
         );
-        push_answer_string(out, range);
-        push(out, "}}\n\n");
-        writer.end_event(true);
+        if block == 0 {
+            push(
+                writer.buffer(),
+                "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+            );
+            writer.end_event(false);
+        }
+        block += 1;
+        block - 1
+    };
+    let stop_block = |writer: &mut EventWriter, index: u32| {
+        push_event(
+            writer,
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": index}),
+            false,
+        );
+    };
+    let delta = |writer: &mut EventWriter, index: u32, delta: serde_json::Value| {
+        push_event(
+            writer,
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            true,
+        );
+    };
+
+    if answer.extras.thinking {
+        let index = start_block(
+            &mut writer,
+            json!({"type": "thinking", "thinking": "", "signature": ""}),
+        );
+        for piece in thinking_pieces() {
+            delta(
+                &mut writer,
+                index,
+                json!({"type": "thinking_delta", "thinking": piece}),
+            );
+        }
+        delta(
+            &mut writer,
+            index,
+            json!({"type": "signature_delta", "signature": THINKING_SIGNATURE}),
+        );
+        stop_block(&mut writer, index);
     }
 
-    push(
-        writer.buffer(),
-        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
-    );
-    writer.end_event(false);
+    if answer.has_text() {
+        let index = start_block(&mut writer, json!({"type": "text", "text": ""}));
+        for range in chunk_ranges(answer.usage.completion_tokens, answer.chunks) {
+            let out = writer.buffer();
+            push(
+                out,
+                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":",
+            );
+            push_number(out, u64::from(index));
+            push(out, ",\"delta\":{\"type\":\"text_delta\",\"text\":");
+            push_answer_string(out, range);
+            push(out, "}}\n\n");
+            writer.end_event(true);
+        }
+        stop_block(&mut writer, index);
+    }
+
+    for tool in 0..answer.extras.tool_calls {
+        let index = start_block(
+            &mut writer,
+            json!({"type": "tool_use", "id": tool_id(Some(Api::Messages), tool), "name": tool_name(tool), "input": {}}),
+        );
+        for fragment in argument_fragments(tool) {
+            delta(
+                &mut writer,
+                index,
+                json!({"type": "input_json_delta", "partial_json": fragment}),
+            );
+        }
+        stop_block(&mut writer, index);
+    }
 
     let out = writer.buffer();
     push(
@@ -129,12 +259,18 @@ pub fn stream_events(answer: &Answer<'_>) -> Vec<Event> {
         "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"",
     );
     push(out, stop_reason(answer));
-    push(
-        out,
-        "\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":",
-    );
-    push_number(out, u64::from(answer.usage.completion_tokens));
-    push(out, "}}\n\n");
+    push(out, "\",");
+    push_stop_sequence(out, answer);
+    if answer.extras.cache_tokens() > 0 {
+        // As Anthropic does today: the final usage repeats the input and cache fields.
+        push(out, "},\"usage\":");
+        push_usage(out, answer, answer.output_tokens());
+        push(out, "}\n\n");
+    } else {
+        push(out, "},\"usage\":{\"output_tokens\":");
+        push_number(out, u64::from(answer.output_tokens()));
+        push(out, "}}\n\n");
+    }
     writer.end_event(false);
 
     push(
@@ -186,6 +322,7 @@ mod tests {
             usage: Usage::new(20, 9, max_tokens),
             chunks: 3,
             include_usage: false,
+            extras: crate::mock::extras::Extras::default(),
         }
     }
 

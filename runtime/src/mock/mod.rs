@@ -11,7 +11,9 @@
 //! tests can count attempts.
 
 pub mod anthropic;
+pub mod dashscope;
 pub mod echo;
+pub mod extras;
 pub mod fault;
 pub mod openai;
 pub mod overrides;
@@ -57,6 +59,9 @@ pub async fn respond(settings: &MockSettings, request: Request<Bytes>) -> Respon
 
 async fn answer(settings: &MockSettings, request: &Request<Bytes>) -> Response<ResponseBody> {
     let path = request.uri().path();
+    if dashscope::is_generation_path(path) {
+        return dashscope::answer(settings, request).await;
+    }
     let Some(api) = Api::from_path(path) else {
         let message = format!("Invalid URL ({} {path})", request.method());
         return error(Api::ChatCompletions, StatusCode::NOT_FOUND, &message);
@@ -76,6 +81,9 @@ async fn answer(settings: &MockSettings, request: &Request<Bytes>) -> Response<R
         Ok(effective) => effective,
         Err(message) => return error(api, StatusCode::BAD_REQUEST, &format!("mock: {message}")),
     };
+    if let Err(message) = effective.extras.check(Some(api)) {
+        return error(api, StatusCode::BAD_REQUEST, &format!("mock: {message}"));
+    }
     let settings = effective.settings;
 
     let stall_ms = match settings.fault {
@@ -102,6 +110,7 @@ async fn answer(settings: &MockSettings, request: &Request<Bytes>) -> Response<R
                     ),
                     chunks: settings.stream_chunks.max(1),
                     include_usage: parsed.include_usage,
+                    extras: effective.extras,
                 };
                 if parsed.stream {
                     streamed(api, &answer, &settings)

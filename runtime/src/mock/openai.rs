@@ -1,10 +1,15 @@
 //! OpenAI-format answers: chat completions and legacy completions, JSON and SSE, plus error bodies.
 
 use http::StatusCode;
+use serde_json::json;
 
+use super::extras::{
+    THINKING_TEXT, interleaved_fragments, thinking_pieces, tool_arguments, tool_id, tool_name,
+};
 use super::render::{
     Answer, CREATED, push, push_answer_string, push_hex, push_number, push_string,
 };
+use super::request::Api;
 use super::stream::{Event, EventWriter, FaultEvents};
 use super::usage::chunk_ranges;
 
@@ -47,7 +52,11 @@ impl Flavor {
 }
 
 fn finish_reason(answer: &Answer<'_>) -> &'static str {
-    if answer.usage.truncated {
+    if let Some(stop) = answer.extras.stop {
+        stop
+    } else if answer.extras.tool_calls > 0 {
+        "tool_calls"
+    } else if answer.usage.truncated {
         "length"
     } else {
         "stop"
@@ -73,18 +82,28 @@ fn push_head(out: &mut Vec<u8>, flavor: Flavor, streamed: bool, answer: &Answer<
 }
 
 fn push_usage(out: &mut Vec<u8>, flavor: Flavor, answer: &Answer<'_>) {
-    let usage = answer.usage;
+    let prompt = u64::from(answer.prompt_with_cache());
+    let output = u64::from(answer.output_tokens());
     push(out, "\"usage\":{\"prompt_tokens\":");
-    push_number(out, u64::from(usage.prompt_tokens));
+    push_number(out, prompt);
     push(out, ",\"completion_tokens\":");
-    push_number(out, u64::from(usage.completion_tokens));
+    push_number(out, output);
     push(out, ",\"total_tokens\":");
-    push_number(out, u64::from(usage.total_tokens()));
+    push_number(out, prompt.saturating_add(output));
     if flavor == Flavor::Chat {
+        push(out, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+        push_number(out, u64::from(answer.extras.cache_read));
+        if answer.extras.cache_creation > 0 {
+            // The extension OpenAI-compatible upstreams use for cache writes.
+            push(out, ",\"cache_creation_input_tokens\":");
+            push_number(out, u64::from(answer.extras.cache_creation));
+        }
         push(
             out,
-            ",\"prompt_tokens_details\":{\"cached_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":0}",
+            "},\"completion_tokens_details\":{\"reasoning_tokens\":",
         );
+        push_number(out, u64::from(answer.extras.reasoning_tokens()));
+        push(out, "}");
     }
     push(out, "}");
 }
@@ -98,7 +117,22 @@ pub fn json_body(flavor: Flavor, answer: &Answer<'_>) -> Vec<u8> {
     match flavor {
         Flavor::Chat => {
             push(&mut out, "\"message\":{\"role\":\"assistant\",\"content\":");
-            push_answer_string(&mut out, 0..words);
+            if answer.has_text() {
+                push_answer_string(&mut out, 0..words);
+            } else {
+                push(&mut out, "null");
+            }
+            if answer.extras.thinking {
+                push(&mut out, ",\"reasoning_content\":");
+                push_string(&mut out, THINKING_TEXT);
+            }
+            if answer.extras.tool_calls > 0 {
+                push(&mut out, ",\"tool_calls\":");
+                push(
+                    &mut out,
+                    &tool_calls_json(answer.extras.tool_calls).to_string(),
+                );
+            }
             push(&mut out, ",\"refusal\":null},");
         }
         Flavor::Completion => {
@@ -152,7 +186,26 @@ pub fn stream_events(flavor: Flavor, answer: &Answer<'_>) -> Vec<Event> {
         close_chunk(out, None);
         writer.end_event(false);
     }
-    for range in chunk_ranges(answer.usage.completion_tokens, answer.chunks) {
+    let extras = flavor == Flavor::Chat;
+    if extras && answer.extras.thinking {
+        for piece in thinking_pieces() {
+            let out = writer.buffer();
+            open_choice(out);
+            push(out, "\"delta\":{\"reasoning_content\":");
+            push_string(out, piece);
+            push(out, "},");
+            close_chunk(out, None);
+            writer.end_event(true);
+        }
+    }
+    let text_ranges = if answer.has_text() || !extras {
+        answer.chunks
+    } else {
+        0
+    };
+    for range in
+        chunk_ranges(answer.usage.completion_tokens, answer.chunks).take(text_ranges as usize)
+    {
         let out = writer.buffer();
         open_choice(out);
         match flavor {
@@ -169,6 +222,24 @@ pub fn stream_events(flavor: Flavor, answer: &Answer<'_>) -> Vec<Event> {
         }
         close_chunk(out, None);
         writer.end_event(true);
+    }
+    if extras {
+        for (tool, position, fragment) in interleaved_fragments(answer.extras.tool_calls) {
+            // The first fragment of each call names it, as OpenAI streams do.
+            let call = if position == 0 {
+                json!({"index": tool, "id": tool_id(Some(Api::ChatCompletions), tool), "type": "function",
+                       "function": {"name": tool_name(tool), "arguments": fragment}})
+            } else {
+                json!({"index": tool, "function": {"arguments": fragment}})
+            };
+            let out = writer.buffer();
+            open_choice(out);
+            push(out, "\"delta\":{\"tool_calls\":[");
+            push(out, &call.to_string());
+            push(out, "]},");
+            close_chunk(out, None);
+            writer.end_event(true);
+        }
     }
     let out = writer.buffer();
     open_choice(out);
@@ -194,6 +265,16 @@ pub fn stream_events(flavor: Flavor, answer: &Answer<'_>) -> Vec<Event> {
     push(writer.buffer(), DONE_EVENT);
     writer.end_event(false);
     writer.finish()
+}
+
+/// The `tool_calls` array of a complete chat message.
+fn tool_calls_json(tool_calls: u32) -> serde_json::Value {
+    (0..tool_calls)
+        .map(|tool| {
+            json!({"id": tool_id(Some(Api::ChatCompletions), tool), "type": "function",
+                   "function": {"name": tool_name(tool), "arguments": tool_arguments(tool)}})
+        })
+        .collect()
 }
 
 /// The 400 body of `context-length`: code `context_length_exceeded`.
@@ -244,6 +325,7 @@ mod tests {
             usage: Usage::new(12, 10, max_tokens),
             chunks: 4,
             include_usage,
+            extras: crate::mock::extras::Extras::default(),
         }
     }
 

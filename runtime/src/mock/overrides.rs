@@ -6,6 +6,7 @@
 
 use http::HeaderMap;
 
+use super::extras::{self, Extras, MAX_CACHE_TOKENS, MAX_TOOL_CALLS};
 use super::fault::{MAX_STALL_MS, parse_fault};
 use crate::codegen::MockSettings;
 
@@ -20,6 +21,8 @@ pub struct Effective {
     pub settings: MockSettings,
     /// `x-mock-echo-headers: true`: report the request's header names.
     pub echo_headers: bool,
+    /// Tool calls, thinking, cache tokens and stop reason ([`extras`]).
+    pub extras: Extras,
 }
 
 /// Applies the request's `x-mock-*` headers to the service's settings.
@@ -27,6 +30,7 @@ pub fn apply(settings: &MockSettings, headers: &HeaderMap) -> Result<Effective, 
     let mut effective = Effective {
         settings: *settings,
         echo_headers: false,
+        extras: Extras::default(),
     };
     for (name, value) in headers {
         let name = name.as_str();
@@ -54,26 +58,45 @@ pub fn apply(settings: &MockSettings, headers: &HeaderMap) -> Result<Effective, 
                 target.completion_tokens =
                     parse_number(name, value, u64::from(MAX_COMPLETION_TOKENS))? as u32
             }
-            "echo-headers" => {
-                effective.echo_headers = match value {
-                    "true" => true,
-                    "false" => false,
-                    _ => {
-                        return Err(format!(
-                            "header {name}: expected true or false, got `{value}`"
-                        ));
-                    }
-                }
+            "echo-headers" => effective.echo_headers = parse_bool(name, value)?,
+            "tool-calls" => {
+                effective.extras.tool_calls =
+                    parse_number(name, value, u64::from(MAX_TOOL_CALLS))? as u32
+            }
+            "thinking" => effective.extras.thinking = parse_bool(name, value)?,
+            "cache-read-tokens" => {
+                effective.extras.cache_read =
+                    parse_number(name, value, u64::from(MAX_CACHE_TOKENS))? as u32
+            }
+            "cache-creation-tokens" => {
+                effective.extras.cache_creation =
+                    parse_number(name, value, u64::from(MAX_CACHE_TOKENS))? as u32
+            }
+            "stop" => {
+                effective.extras.stop =
+                    Some(extras::parse_stop(value).map_err(|e| format!("header {name}: {e}"))?)
             }
             _ => {
                 return Err(format!(
                     "unknown header {name}; the mock understands x-mock-fault, x-mock-latency-ms, \
-                     x-mock-chunks, x-mock-chunk-delay-ms, x-mock-completion-tokens and x-mock-echo-headers"
+                     x-mock-chunks, x-mock-chunk-delay-ms, x-mock-completion-tokens, x-mock-echo-headers, \
+                     x-mock-tool-calls, x-mock-thinking, x-mock-cache-read-tokens, \
+                     x-mock-cache-creation-tokens and x-mock-stop"
                 ));
             }
         }
     }
     Ok(effective)
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!(
+            "header {name}: expected true or false, got `{value}`"
+        )),
+    }
 }
 
 fn parse_number(name: &str, value: &str, max: u64) -> Result<u64, String> {
@@ -140,6 +163,30 @@ mod tests {
     }
 
     #[test]
+    fn headers_choose_the_answer_extras() {
+        let effective = apply(
+            &defaults(),
+            &headers(&[
+                ("x-mock-tool-calls", "2"),
+                ("x-mock-thinking", "true"),
+                ("x-mock-cache-read-tokens", "9000"),
+                ("x-mock-cache-creation-tokens", "500"),
+                ("x-mock-stop", "pause_turn"),
+            ]),
+        );
+        assert_eq!(
+            effective.map(|e| e.extras),
+            Ok(Extras {
+                tool_calls: 2,
+                thinking: true,
+                cache_read: 9000,
+                cache_creation: 500,
+                stop: Some("pause_turn"),
+            })
+        );
+    }
+
+    #[test]
     fn fault_none_clears_the_configured_fault() {
         let effective = apply(&defaults(), &headers(&[("x-mock-fault", "none")]));
         assert_eq!(effective.map(|e| e.settings.fault), Ok(None));
@@ -163,6 +210,14 @@ mod tests {
             ("x-mock-chunks", "99999999", "0 to 10000"),
             ("x-mock-echo-headers", "yes", "true or false"),
             ("x-mock-latency", "5", "unknown header x-mock-latency"),
+            ("x-mock-tool-calls", "17", "0 to 16"),
+            ("x-mock-thinking", "1", "true or false"),
+            (
+                "x-mock-cache-read-tokens",
+                "many",
+                "x-mock-cache-read-tokens",
+            ),
+            ("x-mock-stop", "done", "not a stop reason"),
         ] {
             let result = apply(&defaults(), &headers(&[(name, value)]));
             assert!(

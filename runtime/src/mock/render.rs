@@ -6,6 +6,7 @@
 
 use std::io::Write;
 
+use super::extras::Extras;
 use super::usage::{Usage, answer_pieces};
 
 /// Everything a protocol renderer needs to write one answer.
@@ -19,6 +20,30 @@ pub struct Answer<'a> {
     pub chunks: u32,
     /// OpenAI `stream_options.include_usage`.
     pub include_usage: bool,
+    /// Tool calls, thinking, cache tokens and stop reason the request asked for.
+    pub extras: Extras,
+}
+
+impl Answer<'_> {
+    /// Output tokens: the answer words plus the reasoning tokens of its thinking.
+    pub fn output_tokens(&self) -> u32 {
+        self.usage
+            .completion_tokens
+            .saturating_add(self.extras.reasoning_tokens())
+    }
+
+    /// The whole prompt as OpenAI and DashScope count it: cached tokens included.
+    pub fn prompt_with_cache(&self) -> u32 {
+        self.usage
+            .prompt_tokens
+            .saturating_add(self.extras.cache_tokens())
+    }
+
+    /// Whether the answer has a text part: always, unless it has no words
+    /// and holds tool calls or thinking instead.
+    pub fn has_text(&self) -> bool {
+        self.usage.completion_tokens > 0 || (self.extras.tool_calls == 0 && !self.extras.thinking)
+    }
 }
 
 /// Fixed `created` timestamp (2025-01-01T00:00:00Z): answers are reproducible.

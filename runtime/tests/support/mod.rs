@@ -250,7 +250,9 @@ pub struct Seen {
     pub body: Bytes,
 }
 
-/// The upstream stub. Behaviour by the `x-stub-mode` request header:
+/// The upstream stub. Behaviour by the request's `model` first (see
+/// [`by_model`]: that is how one request gets a failing primary and a
+/// healthy fallback), then by the `x-stub-mode` request header:
 /// - absent: a JSON chat completion
 /// - `controlled`: an SSE stream fed by [`Stub::stream_sender`]
 /// - `pings`: head, then only `: ping` comments every 50 ms, forever
@@ -368,6 +370,12 @@ pub async fn start_stub() -> Stub {
                         headers: parts.headers.clone(),
                         body,
                     });
+                    if model == "slow-head" {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    if let Some(response) = by_model(&model, dropped_tx.clone()) {
+                        return Ok::<_, Infallible>(response);
+                    }
                     let response = match mode.as_str() {
                         "controlled" => {
                             let frames = controlled
@@ -463,6 +471,7 @@ pub struct Harness {
     pub stub: Stub,
     pub gateway_addr: SocketAddr,
     pub handle: ServerHandle,
+    pub gateway: &'static Gateway,
 }
 
 pub async fn start_with_limit(max_request_bytes: u64) -> Harness {
@@ -478,6 +487,7 @@ pub async fn start_with_limit(max_request_bytes: u64) -> Harness {
         stub,
         gateway_addr,
         handle,
+        gateway,
     }
 }
 
@@ -557,4 +567,249 @@ pub async fn raw_read_until(stream: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
         seen.extend_from_slice(&buffer[..read]);
     }
     seen
+}
+
+/// An SSE chunk with this content and chunk id.
+fn content_chunk(id: &str, content: &str) -> Bytes {
+    Bytes::from(format!(
+        "data: {{\"id\":\"{id}\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{content}\"}}}}]}}\n\n"
+    ))
+}
+
+/// Behaviours chosen by the upstream model name (after the gateway's rewrite):
+/// - `status:CODE` / `status:CODE:ra:SECS`: that status with an OpenAI error body (and `Retry-After`)
+/// - `context`: a 400 context-length error
+/// - `slow-head`: a JSON answer after 2 s
+/// - `stall`: an SSE head, a role-only prelude and pings, never content
+/// - `error-event`: an SSE head, then an error event before any content
+/// - `stream-NAME`: an SSE stream of 3 chunks with id `NAME`, then `[DONE]`
+/// - `stream-NAME-stall`: 2 chunks with id `NAME`, then silence
+fn by_model(model: &str, on_drop: mpsc::UnboundedSender<()>) -> Option<Response<StubBody>> {
+    let json = |status: u16, body: String, retry_after: Option<&str>| {
+        let mut builder = Response::builder()
+            .status(status)
+            .header("content-type", "application/json");
+        if let Some(seconds) = retry_after {
+            builder = builder.header("retry-after", seconds);
+        }
+        builder
+            .body(Full::new(Bytes::from(body)).boxed())
+            .expect("response")
+    };
+    if let Some(rest) = model.strip_prefix("status:") {
+        let mut parts = rest.split(':');
+        let code: u16 = parts.next()?.parse().ok()?;
+        let retry_after = match (parts.next(), parts.next()) {
+            (Some("ra"), Some(seconds)) => Some(seconds),
+            _ => None,
+        };
+        let body = format!(
+            r#"{{"error":{{"message":"stub status {code}","type":"stub_error","code":"stub_{code}"}}}}"#
+        );
+        return Some(json(code, body, retry_after));
+    }
+    match model {
+        "context" => Some(json(
+            400,
+            r#"{"error":{"message":"This model's maximum context length is 8 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}"#.to_owned(),
+            None,
+        )),
+        "stall" => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let _ = tx.send(Bytes::from_static(
+                b"data: {\"id\":\"primary\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+            ));
+            feed_forever(tx, Duration::from_millis(50), b": primary ping\n\n");
+            Some(sse_response(rx, on_drop))
+        }
+        "error-event" => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let _ = tx.send(Bytes::from_static(
+                b": primary\n\ndata: {\"error\":{\"message\":\"primary overloaded\",\"type\":\"server_error\"}}\n\n",
+            ));
+            Some(sse_response(rx, on_drop))
+        }
+        _ => {
+            let name = model.strip_prefix("stream-")?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            match name.strip_suffix("-stall") {
+                Some(name) => {
+                    for n in 0..2 {
+                        let _ = tx.send(content_chunk(name, &n.to_string()));
+                    }
+                    // Keep the stream open and silent until the gateway leaves.
+                    tokio::spawn(async move {
+                        tx.closed().await;
+                    });
+                }
+                None => {
+                    for n in 0..3 {
+                        let _ = tx.send(content_chunk(name, &n.to_string()));
+                    }
+                    let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n"));
+                }
+            }
+            Some(sse_response(rx, on_drop))
+        }
+    }
+}
+
+/// Service ids of [`failover_plan`].
+pub const STUB_SERVICE: ServiceId = 0;
+pub const DOWN_SERVICE: ServiceId = 1;
+pub const MOCK_SERVICE: ServiceId = 2;
+
+/// The one Model API of a [`failover_plan`].
+pub struct ApiSpec {
+    pub protocol: Protocol,
+    pub model_service: ModelService,
+    pub fallback: &'static [Target],
+    pub failover: FailoverPolicy,
+    pub timeouts: TimeoutOverrides,
+}
+
+pub const DEFAULT_FAILOVER: FailoverPolicy = FailoverPolicy {
+    on_client_errors: false,
+    on_context_length: false,
+    budget_ms: 0,
+    when_all_cooling: WhenAllCooling::Reject,
+};
+
+pub const NO_OVERRIDES: TimeoutOverrides = TimeoutOverrides {
+    first_packet_ms: None,
+    idle_ms: None,
+    total_ms: None,
+};
+
+/// A stub target with this upstream model.
+pub const fn stub(model: &'static str) -> Target {
+    Target {
+        service: STUB_SERVICE,
+        model: Some(model),
+    }
+}
+
+impl ApiSpec {
+    /// A Single OpenAI Model API on `primary` with these fallbacks.
+    pub fn single(primary: Target, fallback: &[Target]) -> ApiSpec {
+        ApiSpec {
+            protocol: Protocol::OpenAi,
+            model_service: ModelService::Single(primary),
+            fallback: Box::leak(fallback.to_vec().into_boxed_slice()),
+            failover: DEFAULT_FAILOVER,
+            timeouts: NO_OVERRIDES,
+        }
+    }
+}
+
+/// Every path ending in `/v1/messages` is route 1 (messages), anything else route 0 (chat).
+fn match_any(_host: &str, path: &str, method: Method) -> RouteMatch {
+    if !Methods::POST.contains(method) {
+        return RouteMatch::MethodNotAllowed {
+            model_api: 0,
+            allowed: Methods::POST,
+        };
+    }
+    let route = if path.ends_with("/v1/messages") { 1 } else { 0 };
+    RouteMatch::Found { route, base_len: 0 }
+}
+
+/// A plan with one Model API (`api`) over services `stub` (at `upstream`),
+/// `down` (a closed port) and `builtin-mock`.
+pub fn failover_plan(upstream: SocketAddr, down: SocketAddr, api: ApiSpec) -> &'static Plan {
+    let service = |name, base_url: String| Service {
+        name,
+        provider: Provider::OpenAi,
+        base_url: leak_str(base_url),
+        api_key_env: None,
+        timeouts: ServiceTimeouts {
+            connect_ms: 1000,
+            first_packet_ms: 0,
+            idle_ms: 0,
+            total_ms: 0,
+        },
+        mock: None,
+        options: ProviderOptions::DEFAULT,
+    };
+    let services: &'static [Service] = Box::leak(Box::new([
+        service("stub", format!("http://{upstream}")),
+        service("down", format!("http://{down}")),
+        Service {
+            name: "builtin-mock",
+            provider: Provider::Mock,
+            base_url: "",
+            api_key_env: None,
+            timeouts: ServiceTimeouts {
+                connect_ms: 1000,
+                first_packet_ms: 0,
+                idle_ms: 0,
+                total_ms: 0,
+            },
+            mock: Some(MockSettings {
+                stream_chunks: 8,
+                ..MOCK_SETTINGS
+            }),
+            options: ProviderOptions::DEFAULT,
+        },
+    ]));
+    let mut model_api = model_api("failover", api.protocol, "/", 0, None, 0);
+    model_api.model_service = api.model_service;
+    model_api.fallback = api.fallback;
+    model_api.failover = api.failover;
+    model_api.timeouts = api.timeouts;
+    let model_apis: &'static [ModelApi] = Box::leak(Box::new([model_api]));
+    let routes: &'static [Route] = Box::leak(Box::new([
+        route(
+            0,
+            "chat-completions",
+            RouteKind::ChatCompletions,
+            "/v1/chat/completions",
+        ),
+        route(0, "messages", RouteKind::Messages, "/v1/messages"),
+    ]));
+    leak(Plan {
+        environment: "failover-test",
+        gateway: GatewaySettings {
+            listen: "127.0.0.1:0",
+            max_request_bytes: 1024 * 1024,
+            header_read_timeout_ms: 500,
+            drain_grace_ms: 5000,
+        },
+        services,
+        model_apis,
+        routes,
+        match_route: match_any,
+    })
+}
+
+/// Stub and a gateway serving [`failover_plan`] with `api`.
+pub async fn start_failover(api: ApiSpec) -> Harness {
+    let stub = start_stub().await;
+    let plan = failover_plan(stub.addr, closed_port().await, api);
+    let gateway = Gateway::new(plan, vec![None, None, None]).expect("gateway");
+    let gateway: &'static Gateway = leak(gateway);
+    let (gateway_addr, handle) = Server::bind(gateway, "127.0.0.1:0")
+        .await
+        .expect("bind gateway");
+    Harness {
+        stub,
+        gateway_addr,
+        handle,
+        gateway,
+    }
+}
+
+impl Stub {
+    /// The upstream models of the requests the stub has seen since the last call.
+    pub fn models_seen(&mut self) -> Vec<String> {
+        let mut models = Vec::new();
+        while let Ok(seen) = self.seen.try_recv() {
+            let model = serde_json::from_slice::<serde_json::Value>(&seen.body)
+                .ok()
+                .and_then(|v| v["model"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            models.push(model);
+        }
+        models
+    }
 }
