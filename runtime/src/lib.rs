@@ -4,6 +4,7 @@
 //! function, naming only [`codegen`]) plus a three-line `main.rs` calling
 //! [`main`]. Everything algorithmic lives here, unit-tested once.
 
+pub mod adapt;
 pub mod attempts;
 pub mod balance;
 pub mod body;
@@ -18,6 +19,7 @@ pub mod protocol_error;
 pub mod provider;
 pub mod proxy;
 pub mod request_body;
+pub mod respond;
 pub mod server;
 pub mod sse;
 pub mod startup;
@@ -25,6 +27,7 @@ pub mod stats;
 pub mod stream_guard;
 pub mod upstream;
 pub mod usage;
+pub mod usage_sink;
 
 /// Entry point of a generated gateway binary: parses the command line, reads
 /// secrets from the environment, serves until SIGTERM/SIGINT, then drains.

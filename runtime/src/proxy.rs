@@ -7,6 +7,7 @@
 //! model is rewritten, the new body. The client body is `Bytes`, so each
 //! attempt shares it.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,22 +19,27 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
 use tokio::time::{Duration, Instant};
 
+use crate::adapt::{ClientRequest, ServiceAdapter, client_format};
 use crate::attempts::{Primary, Refusal, TargetPlan};
 use crate::balance::{MetricsBalancer, WeightedPicker};
 use crate::body::{BodyError, ResponseBody, full};
 use crate::codegen::{
-    FailoverPolicy, Method, ModelService, Plan, Protocol, Provider, RouteMatch, Target,
+    FailoverPolicy, Method, ModelService, Plan, Protocol, Provider, RouteKind, RouteMatch, Target,
     TimeoutOverrides, WhenAllCooling,
 };
 use crate::commit::{Deadlines, commit};
+use crate::convert::WireFormat;
 use crate::cooldown::CooldownTable;
 use crate::failure::{Failure, Timer, retry_after_value};
 use crate::headers::{NOT_FORWARDED, request_host, strip_hop_by_hop};
 use crate::protocol_error::{self, GatewayError, protocol_for_unmatched_path};
 use crate::request_body::{self, ReadError};
+use crate::respond::{AdaptedBody, StreamOutcome, convert_json};
 use crate::stats::Stats;
 use crate::stream_guard::{GuardSettings, StreamGuard};
 use crate::upstream::{self, Upstreams};
+use crate::usage::Usage;
+use crate::usage_sink::{UsageRecord, UsageSinks, UsageTicket};
 
 pub const MODEL_API_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-model-api");
 pub const ROUTE_HEADER: HeaderName = HeaderName::from_static("x-gatesmith-route");
@@ -53,6 +59,7 @@ pub struct Gateway {
     routes: Box<[RouteState]>,
     cooldowns: CooldownTable,
     stats: Arc<Stats>,
+    usage: Arc<UsageSinks>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -64,8 +71,8 @@ impl std::fmt::Debug for Gateway {
 }
 
 struct ServiceState {
-    /// `Bearer <key>`, marked sensitive; `None` without a key.
-    authorization: Option<HeaderValue>,
+    /// Provider kind, prepared key and settings: builds each attempt's request.
+    adapter: ServiceAdapter,
     /// Parsed `base_url`; `None` for the in-process mock.
     origin: Option<Origin>,
     name: HeaderValue,
@@ -86,7 +93,9 @@ struct TargetState {
 
 struct ApiState {
     name: HeaderValue,
+    name_text: &'static str,
     protocol: Protocol,
+    /// `false`: the client's base path is kept in front of the provider's path upstream.
     strip_base_path: bool,
     targets: TargetPlan,
     failover: FailoverPolicy,
@@ -96,6 +105,8 @@ struct ApiState {
 struct RouteState {
     model_api: usize,
     route_name: HeaderValue,
+    name_text: &'static str,
+    kind: RouteKind,
 }
 
 /// A plan that cannot be served (bad `base_url`, a key that is not a valid header, ...).
@@ -146,26 +157,13 @@ impl Gateway {
         let mut services = Vec::with_capacity(plan.services.len());
         for (index, service) in plan.services.iter().enumerate() {
             let key = api_keys.get(index).cloned().flatten();
-            let authorization = match key {
-                Some(key) if service.provider == Provider::OpenAi => {
-                    let mut value = HeaderValue::try_from(format!("Bearer {key}")).map_err(|_| {
-                        PlanError(format!(
-                            "the API key of service `{}` (from ${}) is not a valid header value",
-                            service.name,
-                            service.api_key_env.unwrap_or("?")
-                        ))
-                    })?;
-                    value.set_sensitive(true);
-                    Some(value)
-                }
-                _ => None,
-            };
+            let adapter = ServiceAdapter::new(service, key.as_deref()).map_err(PlanError)?;
             let origin = match service.provider {
                 Provider::Mock => None,
                 _ => Some(parse_origin(service.name, service.base_url)?),
             };
             services.push(ServiceState {
-                authorization,
+                adapter,
                 origin,
                 name: header_value(service.name)?,
             });
@@ -218,6 +216,7 @@ impl Gateway {
             }
             apis.push(ApiState {
                 name: header_value(api.name)?,
+                name_text: api.name,
                 protocol: api.protocol,
                 strip_base_path: api.strip_base_path,
                 targets: TargetPlan {
@@ -239,6 +238,8 @@ impl Gateway {
             routes.push(RouteState {
                 model_api: usize::from(route.model_api),
                 route_name: header_value(route.name)?,
+                name_text: route.name,
+                kind: route.kind,
             });
         }
         let targets = index.states.into_boxed_slice();
@@ -251,6 +252,7 @@ impl Gateway {
             apis: apis.into_boxed_slice(),
             routes: routes.into_boxed_slice(),
             stats: Arc::default(),
+            usage: Arc::new(UsageSinks::from_env()),
         })
     }
 
@@ -261,6 +263,37 @@ impl Gateway {
     /// Outcome counters (truncated responses, cancelled requests, failovers).
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Where the one usage record per proxied request goes: running totals,
+    /// the `GATESMITH_USAGE_LOG=stderr` line, and an extra sink
+    /// ([`UsageSinks::set_extra`]) for metrics, logs and rate limits.
+    pub fn usage(&self) -> &UsageSinks {
+        &self.usage
+    }
+
+    /// The usage ticket of one request (its service and model are set per attempt).
+    fn usage_ticket(
+        &self,
+        api: &ApiState,
+        route: &RouteState,
+        model: &str,
+        streamed: bool,
+    ) -> UsageTicket {
+        UsageTicket::new(
+            self.usage.clone(),
+            UsageRecord {
+                model_api: api.name_text,
+                route: route.name_text,
+                service: "",
+                model: model.to_owned(),
+                streamed,
+                truncated: false,
+                cancelled: false,
+                reported: false,
+                usage: Usage::default(),
+            },
+        )
     }
 
     /// Answers one client request. Never fails: every problem becomes an
@@ -404,28 +437,39 @@ impl Gateway {
             }
         };
 
-        let path = parts.uri.path();
-        let forwarded_path = if api.strip_base_path {
-            path.get(base_len..).unwrap_or(path)
-        } else {
-            path
-        };
-        let request = RequestShape {
-            method: parts.method.clone(),
-            uri: &parts.uri,
-            forwarded_path,
-            stripped: forwarded_path.len() != path.len(),
-        };
         let mut headers = parts.headers.clone();
         strip_hop_by_hop(&mut headers);
         for name in NOT_FORWARDED {
             headers.remove(name);
         }
+        // Gzip would hide the events from the framer, meter and converters.
         headers.insert(
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
+        // Kept base path (`stripBasePath: false`), between the service's own prefix and the provider's path.
+        let kept_base = if api.strip_base_path {
+            ""
+        } else {
+            parts.uri.path().get(..base_len).unwrap_or("")
+        };
+        let client_request = ClientRequest {
+            protocol,
+            route_kind: route_state.kind,
+            body: &client_body,
+            json: &json,
+            model: client_model.as_ref().and_then(|model| model.to_str().ok()),
+            query: parts.uri.query(),
+        };
 
+        // Sent exactly once: with the committed body, with the final error,
+        // or on drop as cancelled when the client leaves before either.
+        let mut ticket = Some(self.usage_ticket(
+            api,
+            route_state,
+            client_request.model.unwrap_or(""),
+            json.stream,
+        ));
         let budget = (api.failover.budget_ms > 0)
             .then(|| started + Duration::from_millis(api.failover.budget_ms));
         let total = attempts.order.len();
@@ -440,12 +484,58 @@ impl Gateway {
             else {
                 return fail(GatewayError::Internal, "unknown service");
             };
-            let (upstream_body, model_header) = match &target.rewrite {
-                Some((literal, header)) => {
-                    (json.with_model(&client_body, literal), Some(header.clone()))
-                }
-                None => (client_body.clone(), client_model.clone()),
+            let model_header = match &target.rewrite {
+                Some((_, header)) => Some(header.clone()),
+                None => client_model.clone(),
             };
+            let mut attempt_headers = if is_last {
+                std::mem::take(&mut headers)
+            } else {
+                headers.clone()
+            };
+            let rewrite = target
+                .target
+                .model
+                .zip(target.rewrite.as_ref().map(|(literal, _)| literal.as_str()));
+            let prefix = match &service_state.origin {
+                Some(origin) if !origin.prefix.is_empty() => {
+                    Cow::Owned(format!("{}{kept_base}", origin.prefix))
+                }
+                _ => Cow::Borrowed(kept_base),
+            };
+            let upstream_request = match service_state.adapter.request(
+                &client_request,
+                &prefix,
+                rewrite,
+                &mut attempt_headers,
+            ) {
+                Ok(upstream_request) => upstream_request,
+                Err(refused) => {
+                    if let Some(mut ticket) = ticket.take() {
+                        let model = client_request.model.unwrap_or("");
+                        ticket.retarget(service.name, target.target.model.unwrap_or(model));
+                        ticket.send(Usage::default(), false, false);
+                    }
+                    let mut response = json_response(
+                        StatusCode::from_u16(refused.status).unwrap_or(StatusCode::BAD_REQUEST),
+                        refused.body,
+                    );
+                    insert_served_headers(
+                        response.headers_mut(),
+                        api,
+                        route_state,
+                        &attempts.rule,
+                        service_state,
+                        model_header,
+                        number + 1,
+                    );
+                    return response;
+                }
+            };
+            let shape = upstream_request.shape;
+            if let Some(ticket) = ticket.as_mut() {
+                ticket.retarget(service.name, &shape.model);
+            }
             let now = Instant::now();
             let effective = |override_ms: Option<u64>, service_ms: u64| {
                 let ms = override_ms.unwrap_or(service_ms);
@@ -467,21 +557,17 @@ impl Gateway {
                     .slot_of(target_index)
                     .and_then(|slot| balancer.start(slot, now))
             });
-            let attempt_headers = if is_last {
-                std::mem::take(&mut headers)
-            } else {
-                headers.clone()
-            };
             let head = match self.send(
                 target,
                 service,
                 service_state,
-                &request,
+                &parts.method,
+                &upstream_request.path_and_query,
                 attempt_headers,
-                upstream_body,
+                upstream_request.body,
             ) {
                 Ok(head) => head,
-                Err(response) => return response,
+                Err(message) => return fail(GatewayError::BadRequestBody, message),
             };
             let outcome = commit(head, deadlines, json.stream).await;
             let attempts_made = number + 1;
@@ -492,20 +578,38 @@ impl Gateway {
                     {
                         probe.first_content(Instant::now());
                     }
-                    let (mut response_parts, body) = response.into_parts();
+                    let ticket = match ticket.take() {
+                        Some(ticket) => ticket,
+                        None => self.usage_ticket(api, route_state, &shape.model, json.stream),
+                    };
                     let sse = json.stream
-                        && response_parts
-                            .headers
+                        && response
+                            .headers()
                             .get(header::CONTENT_TYPE)
                             .and_then(|value| value.to_str().ok())
                             .is_some_and(|value| value.starts_with("text/event-stream"));
+                    let stream_outcome = Arc::new(StreamOutcome::default());
+                    let (mut response_parts, body) = if !sse && shape.conversion_needed() {
+                        convert_json(response, &shape, ticket, deadlines.total)
+                            .await
+                            .into_parts()
+                    } else {
+                        let (mut response_parts, body) = response.into_parts();
+                        if AdaptedBody::rewrites(&shape, sse) {
+                            response_parts.headers.remove(header::CONTENT_LENGTH);
+                        }
+                        let body =
+                            AdaptedBody::new(body, &shape, sse, ticket, stream_outcome.clone());
+                        (response_parts, body.boxed())
+                    };
                     let settings = GuardSettings {
                         protocol,
                         sse,
                         idle: idle_timeout,
                         total_deadline: deadlines.total,
                     };
-                    let body = StreamGuard::new(body, settings, self.stats.clone(), probe);
+                    let body = StreamGuard::new(body, settings, self.stats.clone(), probe)
+                        .with_outcome(stream_outcome);
                     let headers = &mut response_parts.headers;
                     strip_hop_by_hop(headers);
                     insert_served_headers(
@@ -536,7 +640,8 @@ impl Gateway {
                     } else {
                         failure
                     };
-                    last_failure = Some((failure, service_state, model_header, attempts_made));
+                    last_failure =
+                        Some((failure, service_state, model_header, attempts_made, shape));
                     if stop {
                         break;
                     }
@@ -544,10 +649,20 @@ impl Gateway {
                 }
             }
         }
-        let Some((failure, service_state, model_header, attempts_made)) = last_failure else {
+        let Some((failure, service_state, model_header, attempts_made, shape)) = last_failure
+        else {
             return fail(GatewayError::Internal, "no target was tried");
         };
-        let mut response = failure.into_response(protocol);
+        if let Some(ticket) = ticket.take() {
+            ticket.send(Usage::default(), false, false);
+        }
+        let mut response = match failure {
+            // Only the error the client finally gets is rewritten into its protocol.
+            Failure::Status(error) if shape.upstream != client_format(protocol) => {
+                converted_error_response(protocol, shape.upstream, error)
+            }
+            failure => failure.into_response(protocol),
+        };
         insert_served_headers(
             response.headers_mut(),
             api,
@@ -561,48 +676,40 @@ impl Gateway {
     }
 
     /// Starts one upstream request; the future resolves at its response head.
-    /// `Err` is an answer for the client (a path that cannot be forwarded).
+    /// `Err` says why the request cannot be formed at all (answered with a 400).
+    #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
         target: &TargetState,
         service: &'static crate::codegen::Service,
         service_state: &ServiceState,
-        request: &RequestShape<'_>,
+        method: &http::Method,
+        path_and_query: &str,
         mut headers: HeaderMap,
         body: Bytes,
-    ) -> Result<
-        impl Future<Output = Result<Response<ResponseBody>, Failure>> + use<>,
-        Response<ResponseBody>,
-    > {
-        let protocol_fail = |message: &str| {
-            protocol_error::response(Protocol::OpenAi, GatewayError::BadRequestBody, message)
-        };
+    ) -> Result<impl Future<Output = Result<Response<ResponseBody>, Failure>> + use<>, &'static str>
+    {
+        let protocol_fail = |message: &'static str| message;
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        // Lives in the attempt's future for one await only; its size does not matter.
+        #[allow(clippy::large_enum_variant)]
         enum Upstream {
             Http(upstream::UpstreamClient, Request<Full<Bytes>>),
             Mock(&'static crate::codegen::MockSettings, Request<Bytes>),
         }
+        let Ok(path_and_query) = PathAndQuery::try_from(path_and_query) else {
+            return Err(protocol_fail("the upstream path cannot be formed"));
+        };
         let upstream = match &service_state.origin {
             Some(origin) => {
                 let Some(client) = self.upstreams.client(target.target.service) else {
                     return Err(protocol_fail("unknown service"));
                 };
-                let unchanged = (origin.prefix.is_empty() && !request.stripped)
-                    .then(|| request.uri.path_and_query().cloned())
-                    .flatten();
-                let Some(uri) = upstream_uri(
-                    origin,
-                    unchanged,
-                    request.forwarded_path,
-                    request.uri.query(),
-                ) else {
+                let Some(uri) = upstream_uri(origin, path_and_query) else {
                     return Err(protocol_fail("the request path cannot be forwarded"));
                 };
-                if let Some(authorization) = &service_state.authorization {
-                    headers.insert(header::AUTHORIZATION, authorization.clone());
-                }
                 let mut upstream_request = Request::new(Full::new(body));
-                *upstream_request.method_mut() = request.method.clone();
+                *upstream_request.method_mut() = method.clone();
                 *upstream_request.uri_mut() = uri;
                 *upstream_request.headers_mut() = headers;
                 Upstream::Http(client.clone(), upstream_request)
@@ -611,14 +718,10 @@ impl Gateway {
                 let Some(settings) = service.mock.as_ref() else {
                     return Err(protocol_fail("the mock service has no settings"));
                 };
-                let Some(uri) =
-                    path_and_query(request.forwarded_path, request.uri.query()).map(Uri::from)
-                else {
-                    return Err(protocol_fail("the request path cannot be forwarded"));
-                };
+                // The in-process mock answers by path, like the real providers.
                 let mut upstream_request = Request::new(body);
-                *upstream_request.method_mut() = request.method.clone();
-                *upstream_request.uri_mut() = uri;
+                *upstream_request.method_mut() = method.clone();
+                *upstream_request.uri_mut() = Uri::from(path_and_query);
                 *upstream_request.headers_mut() = headers;
                 Upstream::Mock(settings, upstream_request)
             }
@@ -640,13 +743,21 @@ impl Gateway {
     }
 }
 
-/// What every attempt of one request forwards.
-struct RequestShape<'r> {
-    method: http::Method,
-    uri: &'r Uri,
-    forwarded_path: &'r str,
-    /// The base path was removed, so the client's path cannot be reused.
-    stripped: bool,
+/// The upstream's error answer, rewritten into the client's protocol (status and envelope).
+fn converted_error_response(
+    protocol: Protocol,
+    upstream: WireFormat,
+    error: crate::failure::UpstreamError,
+) -> Response<ResponseBody> {
+    let (status, body) =
+        crate::respond::convert_error(client_format(protocol), upstream, error.status, &error.body);
+    let mut response = json_response(status, body);
+    if let Some(cooldown) = error.cooldown {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after_value(cooldown));
+    }
+    response
 }
 
 /// Counts a request whose handler was dropped (the client left) before answering.
@@ -722,7 +833,7 @@ fn all_cooling(protocol: Protocol, soonest: Duration) -> Response<ResponseBody> 
     response
 }
 
-fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
+fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -732,41 +843,8 @@ fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
     response
 }
 
-fn path_and_query(path: &str, query: Option<&str>) -> Option<PathAndQuery> {
-    path_and_query_with_prefix("", path, query)
-}
-
-fn path_and_query_with_prefix(
-    prefix: &str,
-    path: &str,
-    query: Option<&str>,
-) -> Option<PathAndQuery> {
-    let mut joined =
-        String::with_capacity(prefix.len() + path.len() + query.map_or(0, |q| q.len() + 1) + 1);
-    joined.push_str(prefix);
-    joined.push_str(path);
-    if joined.is_empty() {
-        joined.push('/');
-    }
-    if let Some(query) = query {
-        joined.push('?');
-        joined.push_str(query);
-    }
-    PathAndQuery::try_from(joined).ok()
-}
-
-/// The upstream URI; `unchanged` is the client's own path and query when
-/// nothing is stripped or prefixed, reused without a copy.
-fn upstream_uri(
-    origin: &Origin,
-    unchanged: Option<PathAndQuery>,
-    path: &str,
-    query: Option<&str>,
-) -> Option<Uri> {
-    let path_and_query = match unchanged {
-        Some(path_and_query) => path_and_query,
-        None => path_and_query_with_prefix(&origin.prefix, path, query)?,
-    };
+/// The upstream URI: the service's origin and the attempt's path (prefix included) and query.
+fn upstream_uri(origin: &Origin, path_and_query: PathAndQuery) -> Option<Uri> {
     Uri::builder()
         .scheme(origin.scheme.clone())
         .authority(origin.authority.clone())
@@ -812,7 +890,8 @@ mod tests {
     #[test]
     fn upstream_uri_joins_base_prefix_path_and_query() {
         let origin = parse_origin("s", "https://api.example.com/openai/").expect("origin");
-        let uri = upstream_uri(&origin, None, "/v1/chat/completions", Some("a=1")).expect("uri");
+        let path = PathAndQuery::from_static("/openai/v1/chat/completions?a=1");
+        let uri = upstream_uri(&origin, path).expect("uri");
         assert_eq!(
             uri,
             "https://api.example.com/openai/v1/chat/completions?a=1"

@@ -49,6 +49,8 @@ impl SseEvent {
             "content_block_start" => value["content_block"]["type"] == "tool_use",
             "message_delta" => !value["delta"]["stop_reason"].is_null(),
             "message" | "completion" | "chat.completion.chunk" => openai_chunk_has_content(&value),
+            // DashScope native streams name every event `result`.
+            "result" => dashscope_event_has_content(&value),
             _ => false,
         }
     }
@@ -68,6 +70,26 @@ fn openai_chunk_has_content(chunk: &serde_json::Value) -> bool {
                 || !choice["finish_reason"].is_null()
         })
     })
+}
+
+/// A DashScope native event has output text, reasoning, tool calls or a finish reason.
+fn dashscope_event_has_content(event: &serde_json::Value) -> bool {
+    let non_empty_text = |value: &serde_json::Value| value.as_str().is_some_and(|s| !s.is_empty());
+    let finished = |value: &serde_json::Value| value.as_str().is_some_and(|s| s != "null");
+    let output = &event["output"];
+    non_empty_text(&output["text"])
+        || finished(&output["finish_reason"])
+        || output["choices"].as_array().is_some_and(|choices| {
+            choices.iter().any(|choice| {
+                let message = &choice["message"];
+                non_empty_text(&message["content"])
+                    || non_empty_text(&message["reasoning_content"])
+                    || message["tool_calls"]
+                        .as_array()
+                        .is_some_and(|calls| !calls.is_empty())
+                    || finished(&choice["finish_reason"])
+            })
+        })
 }
 
 /// Incremental SSE parser (see the module docs).
@@ -384,6 +406,19 @@ data: incomplete at end";
         assert!(!counts(
             Some("message_delta"),
             r#"{"type":"message_delta","delta":{}}"#
+        ));
+        // DashScope native.
+        assert!(!counts(
+            Some("result"),
+            r#"{"output":{"choices":[{"message":{"content":"","role":"assistant"},"finish_reason":"null"}]}}"#
+        ));
+        assert!(counts(
+            Some("result"),
+            r#"{"output":{"choices":[{"message":{"content":"hi","role":"assistant"},"finish_reason":"null"}]}}"#
+        ));
+        assert!(counts(
+            Some("result"),
+            r#"{"output":{"text":"","finish_reason":"stop"}}"#
         ));
     }
 }

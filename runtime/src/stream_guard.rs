@@ -22,6 +22,7 @@ use crate::balance::Probe;
 use crate::body::{self, BodyError, ResponseBody};
 use crate::codegen::Protocol;
 use crate::failure::error_event_message;
+use crate::respond::StreamOutcome;
 use crate::sse::{SseEvent, SseFramer};
 use crate::stats::Stats;
 
@@ -107,6 +108,8 @@ pub struct StreamGuard {
     state: State,
     stats: Arc<Stats>,
     probe: Option<Probe>,
+    /// Told about truncation and cancellation, for the usage record.
+    outcome: Option<Arc<StreamOutcome>>,
 }
 
 impl StreamGuard {
@@ -135,6 +138,20 @@ impl StreamGuard {
             state: State::Open,
             stats,
             probe,
+            outcome: None,
+        }
+    }
+
+    /// Reports truncation to `outcome` (read by the usage
+    /// record of the body inside, which is dropped right after).
+    pub fn with_outcome(mut self, outcome: Arc<StreamOutcome>) -> StreamGuard {
+        self.outcome = Some(outcome);
+        self
+    }
+
+    fn mark_truncated(&self) {
+        if let Some(outcome) = &self.outcome {
+            outcome.mark_truncated();
         }
     }
 
@@ -157,6 +174,9 @@ impl StreamGuard {
             } else if !self.saw_error_event && error_event_message(&event).is_some() {
                 self.saw_error_event = true;
                 self.stats.count_truncated();
+                if let Some(outcome) = &self.outcome {
+                    outcome.mark_truncated();
+                }
             }
         }
         // An event ends with a blank line: "\n\n", "\r\r" or "\r\n\r\n".
@@ -183,6 +203,8 @@ impl StreamGuard {
             probe.failed(Instant::now());
         }
         self.probe = None;
+        // Before the inner body goes: its usage record reads this.
+        self.mark_truncated();
         // Release the upstream connection now, not when the client goes.
         self.inner = body::empty();
         self.idle_sleep = None;
@@ -226,6 +248,11 @@ impl Body for StreamGuard {
                 if let Some(data) = frame.data_ref() {
                     let data = data.clone();
                     this.watch(&data);
+                }
+                // A body of known length may never be polled to its end:
+                // the last frame of a complete non-stream body finishes it.
+                if !this.settings.sse && this.inner.is_end_stream() {
+                    this.finish();
                 }
                 return Poll::Ready(Some(Ok(frame)));
             }

@@ -202,6 +202,11 @@ async fn bodies_over_the_limit_get_413_and_large_prompts_under_it_pass() {
 async fn sse_events_reach_the_client_one_by_one_as_they_arrive() {
     let h = start().await;
     let feed = h.stub.stream_sender();
+    let event = |n: usize| {
+        format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"token{n}\"}}}}]}}\n\n")
+    };
+    // The head waits for the first content (the commit point), so it goes first.
+    feed.send(Bytes::from(event(0))).expect("stub stream open");
     let request = post("/v1/chat/completions")
         .header("x-stub-mode", "controlled")
         .body(Full::new(Bytes::from_static(
@@ -214,10 +219,11 @@ async fn sse_events_reach_the_client_one_by_one_as_they_arrive() {
     let mut body = response.into_body();
     let mut collected = Vec::new();
     for n in 0..5 {
-        let event =
-            format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"token{n}\"}}}}]}}\n\n");
-        feed.send(Bytes::from(event.clone()))
-            .expect("stub stream open");
+        let event = event(n);
+        if n > 0 {
+            feed.send(Bytes::from(event.clone()))
+                .expect("stub stream open");
+        }
         // The next event is only sent once this one reached the client.
         tokio::time::timeout(
             Duration::from_secs(2),
@@ -360,6 +366,9 @@ async fn a_panicking_handler_gets_500_and_the_server_keeps_serving() {
 async fn shutdown_refuses_new_connections_and_lets_in_flight_streams_finish() {
     let h = start().await;
     let feed = h.stub.stream_sender();
+    // Content before the head: the gateway commits a stream at its first content.
+    const FIRST: &[u8] = b"data: {\"choices\":[{\"delta\":{\"content\":\"1\"}}]}\n\n";
+    feed.send(Bytes::from_static(FIRST)).expect("open");
     let request = post("/v1/chat/completions")
         .header("x-stub-mode", "controlled")
         .body(Full::new(Bytes::from_static(
@@ -369,9 +378,7 @@ async fn shutdown_refuses_new_connections_and_lets_in_flight_streams_finish() {
     let response = send(h.gateway_addr, request).await;
     let mut body = response.into_body();
     let mut collected = Vec::new();
-    feed.send(Bytes::from_static(b"data: {\"n\":1}\n\n"))
-        .expect("open");
-    read_until(&mut body, &mut collected, b"data: {\"n\":1}\n\n").await;
+    read_until(&mut body, &mut collected, FIRST).await;
 
     h.handle.shutdown();
     let refused_by = Instant::now() + Duration::from_secs(2);
@@ -402,10 +409,9 @@ async fn shutdown_refuses_new_connections_and_lets_in_flight_streams_finish() {
             collected.extend_from_slice(&data);
         }
     }
-    assert_eq!(
-        &collected[..],
-        b"data: {\"n\":1}\n\ndata: {\"n\":2}\n\ndata: [DONE]\n\n"
-    );
+    let mut expected = FIRST.to_vec();
+    expected.extend_from_slice(b"data: {\"n\":2}\n\ndata: [DONE]\n\n");
+    assert_eq!(collected, expected);
     tokio::time::timeout(Duration::from_secs(2), h.handle.stopped())
         .await
         .expect("server stops once drained");

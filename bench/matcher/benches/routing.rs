@@ -116,6 +116,9 @@ fn decision(bencher: Bencher, mode: &str) {
     let mut next = 0usize;
     bencher.bench_local(|| {
         next = (next + 1) % MODELS.len();
-        divan::black_box(plan.plan(divan::black_box(MODELS[next]), &cooldowns, now).is_ok())
+        divan::black_box(
+            plan.plan(divan::black_box(MODELS[next]), &cooldowns, now)
+                .is_ok(),
+        )
     });
 }
