@@ -10,8 +10,9 @@
 //!   writes the client's JSON (head not sent yet, so a bad answer is a 502).
 //!
 //! The record is sent when the body is dropped, reading [`StreamOutcome`]
-//! (set by the stream guard that wraps this body: truncation, client gone),
-//! so cut and cancelled streams are counted with what was reported so far.
+//! (set by the stream guard that wraps this body when it truncates: idle or
+//! total timeout, error event); a body dropped before its end is a client
+//! that left. Cut and cancelled streams count what was reported so far.
 
 use std::pin::Pin;
 use std::sync::Arc;
