@@ -34,5 +34,11 @@ if [[ -n "${CI:-}" ]]; then
     export INSTA_UPDATE=no
 fi
 
+# The end-to-end tests build gateways in release mode; compile the runtime's
+# release dependencies once here, with visible progress, so no single test
+# spends its deadline waiting for a cold build.
+echo "==> cargo build --release -p gatesmith-runtime --lib (shared by every generated gateway)"
+cargo build --release -p gatesmith-runtime --lib
+
 echo "==> cargo nextest run --workspace --no-fail-fast"
 exec cargo nextest run --workspace --no-fail-fast "$@"
