@@ -283,6 +283,7 @@ impl Gateway {
         UsageTicket::new(
             self.usage.clone(),
             UsageRecord {
+                malformed_events: 0,
                 model_api: api.name_text,
                 route: route.name_text,
                 service: "",

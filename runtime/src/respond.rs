@@ -104,6 +104,14 @@ impl Transducer {
         }
     }
 
+    fn malformed_events(&self) -> u64 {
+        match self {
+            Transducer::AnthropicToOpenAi(stream) => stream.malformed_events(),
+            Transducer::OpenAiToAnthropic(stream) => stream.malformed_events(),
+            Transducer::DashScopeToOpenAi(stream) => stream.malformed_events(),
+        }
+    }
+
     fn finish(&mut self, out: &mut Vec<u8>) {
         match self {
             Transducer::AnthropicToOpenAi(stream) => stream.finish(out),
@@ -408,7 +416,14 @@ impl Drop for AdaptedBody {
         let truncated = self.broke || self.outcome.truncated();
         // Everything the upstream sent was handed on: not a cancellation.
         let cancelled = !truncated && !self.ended;
+        let malformed = match &self.mode {
+            Mode::Sse {
+                framer, transducer, ..
+            } => framer.dropped_events() + transducer.as_ref().map_or(0, |t| t.malformed_events()),
+            Mode::Json { .. } => 0,
+        };
         if let Some(mut ticket) = self.ticket.take() {
+            ticket.note_malformed_events(malformed);
             ticket.send_once(usage, reported, truncated, cancelled);
         }
     }
@@ -548,6 +563,7 @@ mod tests {
         UsageTicket::new(
             sinks.clone(),
             UsageRecord {
+                malformed_events: 0,
                 model_api: "api",
                 route: "route",
                 service: "svc",
@@ -574,6 +590,34 @@ mod tests {
         "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n",
         "data: [DONE]\n\n",
     );
+
+    #[tokio::test]
+    async fn a_malformed_event_in_a_converted_stream_is_skipped_counted_and_later_tokens_arrive() {
+        let upstream = concat!(
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"one \"},\"finish_reason\":null}]}\n\n",
+            "data: {not json\n\n",
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"two\"},\"finish_reason\":null}]}\n\n",
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let sinks = Arc::new(UsageSinks::new(false));
+        let body = AdaptedBody::new(
+            full(upstream),
+            &shape(Conversion::AnthropicToOpenAi, false),
+            true,
+            ticket(&sinks),
+            Arc::default(),
+        );
+        let out = String::from_utf8(run(body).await).expect("utf8");
+        // The Anthropic client gets both text deltas and a clean end.
+        assert!(out.contains("\"one \""), "{out}");
+        assert!(out.contains("\"two\""), "{out}");
+        assert!(out.contains("event: message_stop"), "{out}");
+        assert!(!out.contains("not json"), "{out}");
+        let totals = sinks.totals().snapshot();
+        assert_eq!(totals.malformed_events, 1);
+        assert_eq!((totals.truncated, totals.cancelled), (0, 0));
+    }
 
     #[tokio::test]
     async fn the_usage_chunk_is_metered_but_dropped_when_the_client_did_not_ask() {

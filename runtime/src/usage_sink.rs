@@ -32,6 +32,9 @@ pub struct UsageRecord {
     pub cancelled: bool,
     /// The upstream reported usage (false: the counts are zeros, not measurements).
     pub reported: bool,
+    /// Upstream SSE events the gateway could not parse (or that were over the
+    /// size limit) and skipped; the rest of the stream still went through.
+    pub malformed_events: u64,
     pub usage: Usage,
 }
 
@@ -47,6 +50,7 @@ impl UsageRecord {
             "truncated": self.truncated,
             "cancelled": self.cancelled,
             "reported": self.reported,
+            "malformed_events": self.malformed_events,
             "input_tokens": self.usage.input,
             "output_tokens": self.usage.output,
             "cache_read_tokens": self.usage.cache_read,
@@ -69,6 +73,7 @@ pub struct UsageTotals {
     requests: AtomicU64,
     truncated: AtomicU64,
     cancelled: AtomicU64,
+    malformed_events: AtomicU64,
     input: AtomicU64,
     output: AtomicU64,
     cache_read: AtomicU64,
@@ -83,6 +88,7 @@ pub struct UsageSnapshot {
     pub requests: u64,
     pub truncated: u64,
     pub cancelled: u64,
+    pub malformed_events: u64,
     pub usage: Usage,
 }
 
@@ -93,6 +99,7 @@ impl UsageTotals {
             requests: read(&self.requests),
             truncated: read(&self.truncated),
             cancelled: read(&self.cancelled),
+            malformed_events: read(&self.malformed_events),
             usage: Usage {
                 input: read(&self.input),
                 output: read(&self.output),
@@ -113,6 +120,7 @@ impl UsageSink for UsageTotals {
         add(&self.requests, 1);
         add(&self.truncated, u64::from(record.truncated));
         add(&self.cancelled, u64::from(record.cancelled));
+        add(&self.malformed_events, record.malformed_events);
         add(&self.input, record.usage.input);
         add(&self.output, record.usage.output);
         add(&self.cache_read, record.usage.cache_read);
@@ -220,6 +228,11 @@ impl UsageTicket {
     }
 
     /// Sends the record unless it was sent already (for `Drop` paths).
+    /// Counts upstream events that were skipped as malformed.
+    pub fn note_malformed_events(&mut self, count: u64) {
+        self.record.malformed_events += count;
+    }
+
     pub fn send_once(&mut self, usage: Usage, reported: bool, truncated: bool, cancelled: bool) {
         if self.sent {
             return;
@@ -248,6 +261,7 @@ mod tests {
 
     fn record() -> UsageRecord {
         UsageRecord {
+            malformed_events: 0,
             model_api: "chat",
             route: "chat-completions",
             service: "svc",

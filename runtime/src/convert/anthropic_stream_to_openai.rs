@@ -28,6 +28,8 @@ enum Block {
 /// The transducer (see the module docs).
 #[derive(Debug)]
 pub struct AnthropicToOpenAiStream {
+    /// Upstream events skipped because their data was not JSON.
+    malformed_events: u64,
     include_usage: bool,
     created: u64,
     id: String,
@@ -53,7 +55,13 @@ impl AnthropicToOpenAiStream {
             usage: Usage::default(),
             finish_reason: None,
             finished: false,
+            malformed_events: 0,
         }
+    }
+
+    /// Upstream events skipped because their data was not JSON.
+    pub fn malformed_events(&self) -> u64 {
+        self.malformed_events
     }
 
     /// The usage merged from the events seen so far.
@@ -78,6 +86,7 @@ impl AnthropicToOpenAiStream {
             return;
         }
         let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
+            self.malformed_events += 1;
             return;
         };
         let kind = data

@@ -256,6 +256,8 @@ pub fn openai_response_to_dashscope(response: &Value) -> Result<Value, ConvertEr
 /// (finish chunk, the usage chunk if the client asked, `[DONE]`).
 #[derive(Debug)]
 pub struct DashScopeToOpenAiStream {
+    /// Upstream events skipped because their data was not JSON.
+    malformed_events: u64,
     include_usage: bool,
     model: String,
     created: u64,
@@ -292,7 +294,13 @@ impl DashScopeToOpenAiStream {
             tools_seen: HashSet::new(),
             usage: Usage::default(),
             finished: false,
+            malformed_events: 0,
         }
+    }
+
+    /// Upstream events skipped because their data was not JSON.
+    pub fn malformed_events(&self) -> u64 {
+        self.malformed_events
     }
 
     /// The usage reported so far.
@@ -324,6 +332,7 @@ impl DashScopeToOpenAiStream {
             return;
         }
         let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
+            self.malformed_events += 1;
             return;
         };
         let has_error_code = data

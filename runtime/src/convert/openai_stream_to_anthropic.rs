@@ -24,6 +24,8 @@ enum OpenKind {
 /// The transducer (see the module docs).
 #[derive(Debug, Default)]
 pub struct OpenAiToAnthropicStream {
+    /// Upstream events skipped because their data was not JSON.
+    malformed_events: u64,
     started: bool,
     next_block: u64,
     /// The open text or thinking block and its Anthropic index.
@@ -38,6 +40,11 @@ pub struct OpenAiToAnthropicStream {
 impl OpenAiToAnthropicStream {
     pub fn new() -> OpenAiToAnthropicStream {
         OpenAiToAnthropicStream::default()
+    }
+
+    /// Upstream events skipped because their data was not JSON.
+    pub fn malformed_events(&self) -> u64 {
+        self.malformed_events
     }
 
     /// The usage reported so far.
@@ -55,6 +62,7 @@ impl OpenAiToAnthropicStream {
             return;
         }
         let Ok(chunk) = serde_json::from_str::<Value>(&event.data) else {
+            self.malformed_events += 1;
             return;
         };
         if chunk.get("error").is_some_and(Value::is_object) {
